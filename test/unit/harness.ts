@@ -17,7 +17,7 @@ export interface ProgramRun {
 }
 
 /** Plain-value resolution of an Output (mocks resolve everything). */
-export function valueOf<T>(pulumi: typeof pulumiType, output: pulumiType.Output<T>): Promise<T> {
+export function valueOf<T>(output: pulumiType.Output<T>): Promise<T> {
     return new Promise((resolve) => output.apply((v) => resolve(v)));
 }
 
@@ -43,7 +43,7 @@ export async function runProgram(config: Record<string, string>, secretKeys: str
                     state.stderr = "";
                 }
                 if (args.type === "aws:ec2/instance:Instance") {
-                    state.publicIp = `203.0.113.${resources.length % 250}`;
+                    state.publicIp = "203.0.113.10";
                     state.privateIp = "10.0.0.10";
                 }
                 if (args.type === "aws:s3/bucket:Bucket") {
@@ -73,7 +73,7 @@ export async function runProgram(config: Record<string, string>, secretKeys: str
     const program = require("../../index");
     const outputs: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(program)) {
-        outputs[key] = await valueOf(pulumi, pulumi.output(value as pulumiType.Input<unknown>));
+        outputs[key] = await valueOf(pulumi.output(value as pulumiType.Input<unknown>));
     }
     await pulumi.runtime.disconnect();
     return { resources, outputs, program, pulumi };

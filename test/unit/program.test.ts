@@ -3,6 +3,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { ProgramRun, Recorded, byType, isSecretInput, plaintextOf, runProgram, unwrap } from "./harness";
 import { DEPLOY_KEY, SECRET_KEYS, SENTINEL, makeArtifactDir, prodConfig } from "./fixtures";
+import { derivedHostKey } from "../../components/sshKeys";
+import { renderCloudInit } from "../../components/syncServer";
 
 const COMMAND = "command:remote:Command";
 const COPY = "command:remote:CopyToRemote";
@@ -217,5 +219,55 @@ describe("the prod stack under mocks", () => {
         const local = await runProgram(prodConfig(artifactDir, { "sync:releaseBucket": "false" }), SECRET_KEYS);
         expect(local.resources.filter((r) => r.type.startsWith("aws:"))).toEqual([]);
         expect(local.outputs.releaseBucketName).toBeUndefined();
+    });
+});
+
+describe("EC2 servers", () => {
+    test("declare instance + security group + key pair, pin a stack-made host key, connect to the instance", async () => {
+        const artifactDir = makeArtifactDir(["1.1.4"]);
+        const run = await runProgram(
+            prodConfig(artifactDir, {
+                "sync:servers": [{ name: "cloud1", ec2: { instanceType: "t3.medium", sshCidrs: ["203.0.113.0/24"] } }],
+            }),
+            SECRET_KEYS,
+        );
+        const types = run.resources.map((r) => r.type);
+        expect(types.filter((t) => t.startsWith("aws:ec2")).sort()).toEqual([
+            "aws:ec2/instance:Instance",
+            "aws:ec2/keyPair:KeyPair",
+            "aws:ec2/securityGroup:SecurityGroup",
+        ]);
+        const instance = named(run, "sync-cloud1-instance");
+        expect(instance.inputs).toMatchObject({
+            ami: "ami-0debian12",
+            instanceType: "t3.medium",
+            userDataReplaceOnChange: true,
+            metadataOptions: { httpTokens: "required", httpEndpoint: "enabled" },
+        });
+        const hostKey = derivedHostKey(DEPLOY_KEY.privateKey, "prod", "cloud1");
+        expect(isSecretInput(instance.inputs.userData)).toBe(true);
+        expect(unwrap(instance.inputs.userData)).toBe(renderCloudInit(hostKey));
+        expect(unwrap(instance.inputs.userData)).toContain("packages: [apache2, libapache2-mod-wsgi-py3, python3-venv, curl]");
+        expect(named(run, "sync-cloud1-key").inputs.publicKey).toBe(DEPLOY_KEY.publicKey);
+        const sg = named(run, "sync-cloud1-sg");
+        expect(sg.inputs.ingress.map((rule: { fromPort: number; cidrBlocks: string[] }) => [rule.fromPort, rule.cidrBlocks])).toEqual([
+            [22, ["203.0.113.0/24"]],
+            [80, ["0.0.0.0/0"]],
+        ]);
+        const publicIp = "203.0.113.10"; // the mock's address of every instance
+        for (const resource of run.resources.filter((r) => r.type === COMMAND || r.type === COPY)) {
+            expect(unwrap(resource.inputs.connection)).toMatchObject({ host: publicIp, user: "admin", port: 22, hostKey: hostKey.publicKey });
+        }
+        expect(run.outputs.servers).toEqual({ cloud1: { address: publicIp, version: "1.1.4", batch: 1 } });
+    });
+});
+
+describe("rollout batches", () => {
+    test("each batch waits for the previous batch's settings and installs", async () => {
+        const artifactDir = makeArtifactDir(["1.1.4"]);
+        const run = await runProgram(prodConfig(artifactDir, { "sync:rollout": { batchSize: 2 } }), SECRET_KEYS);
+        expect(run.outputs.servers).toMatchObject({ sync1: { batch: 1 }, sync2: { batch: 1 }, sync3: { batch: 2 } });
+        const fleet = run.program as { servers: Record<string, { batch: number }> };
+        expect(fleet.servers).toBeDefined();
     });
 });
