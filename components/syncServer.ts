@@ -180,7 +180,8 @@ export class SyncServer extends pulumi.ComponentResource {
         );
         const keyPair = new aws.ec2.KeyPair(
             `${name}-key`,
-            { publicKey: args.sshPrivateKey.apply((key) => publicKeyOfPrivateKey(key)) },
+            // The public half of the deploy key is not secret.
+            { publicKey: pulumi.unsecret(args.sshPrivateKey.apply((key) => publicKeyOfPrivateKey(key))) },
             child,
         );
         const hostKeyPair = args.sshPrivateKey.apply((key) => derivedHostKey(key, args.stack, spec.name));
