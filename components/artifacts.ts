@@ -51,7 +51,9 @@ export function loadReleaseArtifact(artifactDir: string, version: string): Relea
     }
     const sdistPath = path.join(dir, sdistFileName(version));
     if (!fs.existsSync(sdistPath)) {
-        throw new ArtifactError(`sync:version ${version}: release file ${sdistPath} is missing; build it or fix sync:artifactDir`);
+        throw new ArtifactError(
+            `sync:version ${version}: release file ${sdistPath} is missing; build it or fix sync:artifactDir`,
+        );
     }
     const wheelhouse = path.join(dir, "wheelhouse");
     const hasWheelhouse = fs.existsSync(wheelhouse) && fs.statSync(wheelhouse).isDirectory();

@@ -133,7 +133,8 @@ export function compareVersions(a: string, b: string): number {
 }
 
 const SERVER_NAME = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
-const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const HOST_NAME =
+    /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 const IPV6 = /^(?=.*:)[0-9A-Fa-f:.]{2,45}$/;
 const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
@@ -155,7 +156,7 @@ export function isHost(value: string): boolean {
  * the declared type, which catches truncated or pasted-wrong keys before a connection is tried.
  */
 export function hostKeyProblem(key: string, value: unknown): string | undefined {
-    const hint = "must be an SSH public host key line such as \"ssh-ed25519 AAAA…\" (ssh-keyscan -t ed25519 <host>)";
+    const hint = 'must be an SSH public host key line such as "ssh-ed25519 AAAA…" (ssh-keyscan -t ed25519 <host>)';
     if (typeof value !== "string") {
         return `${key}: ${showValue(value)} ${hint}`;
     }
@@ -223,13 +224,17 @@ function parseIni(configKey: string, value: unknown, secret: boolean, problems: 
         return result;
     }
     if (!isObject(value)) {
-        problems.push(`${configKey}: ${secret ? "(value not shown: secret)" : showValue(value)} must be an object of sections, each an object of key: value`);
+        problems.push(
+            `${configKey}: ${secret ? "(value not shown: secret)" : showValue(value)} must be an object of sections, each an object of key: value`,
+        );
         return result;
     }
     for (const [section, entries] of Object.entries(value)) {
         const sectionKey = `${configKey}.${section}`;
         if (!SECTION_NAME.test(section) || section === "DEFAULT") {
-            problems.push(`${configKey}: section name ${showValue(section)} must match [A-Za-z0-9_][A-Za-z0-9_.-]* and not be DEFAULT`);
+            problems.push(
+                `${configKey}: section name ${showValue(section)} must match [A-Za-z0-9_][A-Za-z0-9_.-]* and not be DEFAULT`,
+            );
             continue;
         }
         if (!isObject(entries)) {
@@ -240,7 +245,9 @@ function parseIni(configKey: string, value: unknown, secret: boolean, problems: 
         for (const [name, raw] of Object.entries(entries)) {
             if (!INI_KEY.test(name)) {
                 // configparser lower-cases keys and splits on = and :, so only plain lower-case keys survive a round trip.
-                problems.push(`${sectionKey}: key ${showValue(name)} must match [a-z0-9_][a-z0-9_.-]* (configparser lower-cases keys)`);
+                problems.push(
+                    `${sectionKey}: key ${showValue(name)} must match [a-z0-9_][a-z0-9_.-]* (configparser lower-cases keys)`,
+                );
                 continue;
             }
             const problem = iniValueProblem(`${sectionKey}.${name}`, raw, secret);
@@ -256,7 +263,9 @@ function parseIni(configKey: string, value: unknown, secret: boolean, problems: 
 
 function parseEc2(key: string, value: unknown, problems: string[]): Ec2Settings | undefined {
     if (!isObject(value)) {
-        problems.push(`${key}: ${showValue(value)} must be an object { instanceType, subnetId?, sshCidrs, httpCidrs? }`);
+        problems.push(
+            `${key}: ${showValue(value)} must be an object { instanceType, subnetId?, sshCidrs, httpCidrs? }`,
+        );
         return undefined;
     }
     unknownKeys(key, value, ["instanceType", "subnetId", "sshCidrs", "httpCidrs"], problems);
@@ -265,12 +274,16 @@ function parseEc2(key: string, value: unknown, problems: string[]): Ec2Settings 
         problems.push(`${key}.instanceType: ${showValue(instanceType)} must be an EC2 instance type such as t3.small`);
     }
     if (value.subnetId !== undefined && (typeof value.subnetId !== "string" || !SUBNET_ID.test(value.subnetId))) {
-        problems.push(`${key}.subnetId: ${showValue(value.subnetId)} must be a subnet id such as subnet-0123456789abcdef0`);
+        problems.push(
+            `${key}.subnetId: ${showValue(value.subnetId)} must be a subnet id such as subnet-0123456789abcdef0`,
+        );
     }
     const cidrs = (field: string, fallback: unknown): string[] => {
         const list = value[field] ?? fallback;
         if (!Array.isArray(list) || list.length === 0 || list.some((c) => typeof c !== "string" || !CIDR4.test(c))) {
-            problems.push(`${key}.${field}: ${showValue(list)} must be a non-empty list of IPv4 CIDR blocks such as 203.0.113.0/24`);
+            problems.push(
+                `${key}.${field}: ${showValue(list)} must be a non-empty list of IPv4 CIDR blocks such as 203.0.113.0/24`,
+            );
             return [];
         }
         return list as string[];
@@ -285,16 +298,25 @@ function parseEc2(key: string, value: unknown, problems: string[]): Ec2Settings 
     };
 }
 
-function parseServer(index: number, value: unknown, defaultVersion: string, problems: string[]): ServerSpec | undefined {
+function parseServer(
+    index: number,
+    value: unknown,
+    defaultVersion: string,
+    problems: string[],
+): ServerSpec | undefined {
     const key = `sync:servers[${index}]`;
     if (!isObject(value)) {
-        problems.push(`${key}: ${showValue(value)} must be an object { name, host, user?, port?, hostKey } or { name, ec2 }`);
+        problems.push(
+            `${key}: ${showValue(value)} must be an object { name, host, user?, port?, hostKey } or { name, ec2 }`,
+        );
         return undefined;
     }
     const before = problems.length;
     const name = value.name;
     if (typeof name !== "string" || !SERVER_NAME.test(name)) {
-        problems.push(`${key}.name: ${showValue(name)} must be 1-40 characters of [a-z0-9-], not starting or ending with -`);
+        problems.push(
+            `${key}.name: ${showValue(name)} must be 1-40 characters of [a-z0-9-], not starting or ending with -`,
+        );
     }
     let version = defaultVersion;
     if (value.version !== undefined) {
@@ -367,8 +389,15 @@ export function parseSyncConfig(raw: RawSyncConfig): SyncConfig {
     }
 
     let artifactDir = "";
-    if (typeof raw.artifactDir !== "string" || raw.artifactDir.length === 0 || raw.artifactDir.length > 4096 || /[\0\r\n]/.test(raw.artifactDir)) {
-        problems.push(`sync:artifactDir: ${showValue(raw.artifactDir)} must be the path of the folder holding WeaveServer-<version>.tar.gz`);
+    if (
+        typeof raw.artifactDir !== "string" ||
+        raw.artifactDir.length === 0 ||
+        raw.artifactDir.length > 4096 ||
+        /[\0\r\n]/.test(raw.artifactDir)
+    ) {
+        problems.push(
+            `sync:artifactDir: ${showValue(raw.artifactDir)} must be the path of the folder holding WeaveServer-<version>.tar.gz`,
+        );
     } else {
         artifactDir = raw.artifactDir;
     }

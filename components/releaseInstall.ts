@@ -23,8 +23,16 @@ export interface ReleaseInstallArgs {
 }
 
 /** The install command line for a release (also what the fleet tier runs). */
-export function renderInstallCommand(release: ReleaseArtifact, keepReleases: number, user: string, timeoutSeconds: number): string {
-    return renderRemoteCommand("install", [release.version, release.sha256, String(keepReleases)], { user, timeoutSeconds });
+export function renderInstallCommand(
+    release: ReleaseArtifact,
+    keepReleases: number,
+    user: string,
+    timeoutSeconds: number,
+): string {
+    return renderRemoteCommand("install", [release.version, release.sha256, String(keepReleases)], {
+        user,
+        timeoutSeconds,
+    });
 }
 
 /**

@@ -72,7 +72,10 @@ export function ed25519KeyPairFromSeed(seed: Buffer, comment: string): OpenSshKe
 
 /** The stable host key of a stack-created server: derived from the deploy key and the server name. */
 export function derivedHostKey(sshPrivateKey: string, stack: string, serverName: string): OpenSshKeyPair {
-    const seed = crypto.createHmac("sha256", sshPrivateKey).update(`sync-release host key\0${stack}\0${serverName}`).digest();
+    const seed = crypto
+        .createHmac("sha256", sshPrivateKey)
+        .update(`sync-release host key\0${stack}\0${serverName}`)
+        .digest();
     return ed25519KeyPairFromSeed(seed, `sync-${serverName}`);
 }
 

@@ -85,9 +85,7 @@ export class SyncIni extends pulumi.ComponentResource {
                 additionalSecretOutputs: ["stdin", "stdout", "stderr"],
             },
         );
-        this.contentSha256 = pulumi.output(
-            hasSecrets ? pulumi.secret(sha256(content)) : sha256(content),
-        );
+        this.contentSha256 = pulumi.output(hasSecrets ? pulumi.secret(sha256(content)) : sha256(content));
         this.registerOutputs({ contentSha256: this.contentSha256 });
     }
 }

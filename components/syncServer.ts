@@ -171,7 +171,13 @@ export class SyncServer extends pulumi.ComponentResource {
                 description: `sync server ${spec.name}: SSH from the deployers, HTTP from clients`,
                 vpcId: subnet?.vpcId,
                 ingress: [
-                    { protocol: "tcp", fromPort: spec.port, toPort: spec.port, cidrBlocks: spec.ec2.sshCidrs, description: "ssh" },
+                    {
+                        protocol: "tcp",
+                        fromPort: spec.port,
+                        toPort: spec.port,
+                        cidrBlocks: spec.ec2.sshCidrs,
+                        description: "ssh",
+                    },
                     { protocol: "tcp", fromPort: 80, toPort: 80, cidrBlocks: spec.ec2.httpCidrs, description: "http" },
                 ],
                 egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], description: "apt" }],

@@ -26,5 +26,7 @@ test("a missing sdist or folder is an error naming the path", () => {
     expect(() => loadReleaseArtifact(dir, "1.9")).toThrow(
         `sync:version 1.9: release file ${path.join(dir, "WeaveServer-1.9.tar.gz")} is missing; build it or fix sync:artifactDir`,
     );
-    expect(() => loadReleaseArtifact(path.join(dir, "nope"), "1.9")).toThrow(`sync:artifactDir: ${path.join(dir, "nope")} is not a folder`);
+    expect(() => loadReleaseArtifact(path.join(dir, "nope"), "1.9")).toThrow(
+        `sync:artifactDir: ${path.join(dir, "nope")} is not a folder`,
+    );
 });

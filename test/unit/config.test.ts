@@ -1,4 +1,11 @@
-import { ConfigError, RawSyncConfig, compareVersions, parseSyncConfig, rolloutBatches, showValue } from "../../components/config";
+import {
+    ConfigError,
+    RawSyncConfig,
+    compareVersions,
+    parseSyncConfig,
+    rolloutBatches,
+    showValue,
+} from "../../components/config";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMeSdFT6pBKhojihioTe6wNELxftZs7rroVxI+5rN/j/";
 
@@ -29,7 +36,17 @@ describe("a valid config", () => {
         expect(parseSyncConfig(base())).toEqual({
             version: "1.1.4",
             artifactDir: "./dist",
-            servers: [{ kind: "existing", name: "sync1", host: "198.18.0.11", user: "root", port: 22, hostKey: HOST_KEY, version: "1.1.4" }],
+            servers: [
+                {
+                    kind: "existing",
+                    name: "sync1",
+                    host: "198.18.0.11",
+                    user: "root",
+                    port: 22,
+                    hostKey: HOST_KEY,
+                    version: "1.1.4",
+                },
+            ],
             batchSize: 1,
             keepReleases: 5,
             ini: {},
@@ -45,7 +62,18 @@ describe("a valid config", () => {
 
     test("a per-server version overrides the stack version; a host key comment is dropped", () => {
         const parsed = parseSyncConfig(
-            base({ servers: [{ name: "canary", host: "sync1.example.com", port: 2222, user: "deploy", hostKey: `${HOST_KEY} root@sync1`, version: "1.2rc1" }] }),
+            base({
+                servers: [
+                    {
+                        name: "canary",
+                        host: "sync1.example.com",
+                        port: 2222,
+                        user: "deploy",
+                        hostKey: `${HOST_KEY} root@sync1`,
+                        version: "1.2rc1",
+                    },
+                ],
+            }),
         );
         expect(parsed.servers[0]).toEqual({
             kind: "existing",
@@ -71,7 +99,12 @@ describe("a valid config", () => {
             user: "admin",
             port: 22,
             version: "1.1.4",
-            ec2: { instanceType: "t3.small", subnetId: undefined, sshCidrs: ["203.0.113.0/24"], httpCidrs: ["0.0.0.0/0"] },
+            ec2: {
+                instanceType: "t3.small",
+                subnetId: undefined,
+                sshCidrs: ["203.0.113.0/24"],
+                httpCidrs: ["0.0.0.0/0"],
+            },
         });
     });
 });
@@ -80,13 +113,19 @@ const TEN_KB = "9".repeat(10 * 1024);
 
 describe("hostile and bad values are refused with one message naming the key and value", () => {
     test.each([
-        ["1.0;touch /tmp/p", 'sync:version: "1.0;touch /tmp/p" must be a PEP 440 public version such as 1.1.4 or 1.2rc1'],
+        [
+            "1.0;touch /tmp/p",
+            'sync:version: "1.0;touch /tmp/p" must be a PEP 440 public version such as 1.1.4 or 1.2rc1',
+        ],
         ["$(id)", 'sync:version: "$(id)" must be a PEP 440 public version such as 1.1.4 or 1.2rc1'],
         ["1.0\nrm -rf /", 'sync:version: "1.0\\nrm -rf /" must be a PEP 440 public version such as 1.1.4 or 1.2rc1'],
         ["../x", 'sync:version: "../x" must be a PEP 440 public version such as 1.1.4 or 1.2rc1'],
-        ["'", "sync:version: \"'\" must be a PEP 440 public version such as 1.1.4 or 1.2rc1"],
+        ["'", 'sync:version: "\'" must be a PEP 440 public version such as 1.1.4 or 1.2rc1'],
         ["", 'sync:version: "" must be a PEP 440 public version such as 1.1.4 or 1.2rc1'],
-        [TEN_KB, `sync:version: "${"9".repeat(39)}… (10242 chars) must be a PEP 440 public version such as 1.1.4 or 1.2rc1`],
+        [
+            TEN_KB,
+            `sync:version: "${"9".repeat(39)}… (10242 chars) must be a PEP 440 public version such as 1.1.4 or 1.2rc1`,
+        ],
         ["1.0+local", 'sync:version: "1.0+local" must be a PEP 440 public version such as 1.1.4 or 1.2rc1'],
         ["1.0.0-rc1", 'sync:version: "1.0.0-rc1" must be a PEP 440 public version such as 1.1.4 or 1.2rc1'],
         ["1.0RC1", 'sync:version: "1.0RC1" must be a PEP 440 public version such as 1.1.4 or 1.2rc1'],
@@ -103,28 +142,51 @@ describe("hostile and bad values are refused with one message naming the key and
         ]);
     });
 
-    const server = (fields: Record<string, unknown>) => ({ servers: [{ name: "sync1", host: "198.18.0.11", hostKey: HOST_KEY, ...fields }] });
+    const server = (fields: Record<string, unknown>) => ({
+        servers: [{ name: "sync1", host: "198.18.0.11", hostKey: HOST_KEY, ...fields }],
+    });
     test.each([
-        [{ name: "Sync_1" }, 'sync:servers[0].name: "Sync_1" must be 1-40 characters of [a-z0-9-], not starting or ending with -'],
-        [{ name: "$(id)" }, 'sync:servers[0].name: "$(id)" must be 1-40 characters of [a-z0-9-], not starting or ending with -'],
-        [{ name: "../x" }, 'sync:servers[0].name: "../x" must be 1-40 characters of [a-z0-9-], not starting or ending with -'],
+        [
+            { name: "Sync_1" },
+            'sync:servers[0].name: "Sync_1" must be 1-40 characters of [a-z0-9-], not starting or ending with -',
+        ],
+        [
+            { name: "$(id)" },
+            'sync:servers[0].name: "$(id)" must be 1-40 characters of [a-z0-9-], not starting or ending with -',
+        ],
+        [
+            { name: "../x" },
+            'sync:servers[0].name: "../x" must be 1-40 characters of [a-z0-9-], not starting or ending with -',
+        ],
         [{ host: "h;touch /tmp/p" }, 'sync:servers[0].host: "h;touch /tmp/p" must be a host name or IP address'],
         [{ host: "-oProxyCommand=id" }, 'sync:servers[0].host: "-oProxyCommand=id" must be a host name or IP address'],
         [{ host: "" }, 'sync:servers[0].host: "" must be a host name or IP address'],
         [{ host: "999.1.1.1" }, 'sync:servers[0].host: "999.1.1.1" must be a host name or IP address'],
-        [{ user: "root'" }, "sync:servers[0].user: \"root'\" must be a Unix user name ([a-z_][a-z0-9_-]*)"],
+        [{ user: "root'" }, 'sync:servers[0].user: "root\'" must be a Unix user name ([a-z_][a-z0-9_-]*)'],
         [{ user: "$(id)" }, 'sync:servers[0].user: "$(id)" must be a Unix user name ([a-z_][a-z0-9_-]*)'],
         [{ port: 0 }, "sync:servers[0].port: 0 must be an integer from 1 to 65535"],
         [{ port: "22" }, 'sync:servers[0].port: "22" must be an integer from 1 to 65535'],
         [{ port: 70000 }, "sync:servers[0].port: 70000 must be an integer from 1 to 65535"],
-        [{ hostKey: undefined }, "sync:servers[0].hostKey: missing; pin the server's SSH host key (ssh-keyscan -t ed25519 <host>)"],
-        [{ hostKey: "ssh-ed25519" }, 'sync:servers[0].hostKey: "ssh-ed25519" must be an SSH public host key line such as "ssh-ed25519 AAAA…" (ssh-keyscan -t ed25519 <host>)'],
+        [
+            { hostKey: undefined },
+            "sync:servers[0].hostKey: missing; pin the server's SSH host key (ssh-keyscan -t ed25519 <host>)",
+        ],
+        [
+            { hostKey: "ssh-ed25519" },
+            'sync:servers[0].hostKey: "ssh-ed25519" must be an SSH public host key line such as "ssh-ed25519 AAAA…" (ssh-keyscan -t ed25519 <host>)',
+        ],
         [
             { hostKey: "ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIMeSdFT6pBKhojihioTe6wNELxftZs7rroVxI+5rN/j/" },
             'sync:servers[0].hostKey: "ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIMeSdFT… (78 chars) is not a valid ssh-rsa key (the base64 does not decode to one)',
         ],
-        [{ version: "2.0;id" }, 'sync:servers[0].version: "2.0;id" must be a PEP 440 public version such as 1.1.4 or 1.2rc1'],
-        [{ hostkey: HOST_KEY }, "sync:servers[0].hostkey: unknown setting (allowed: name, host, user, port, hostKey, version)"],
+        [
+            { version: "2.0;id" },
+            'sync:servers[0].version: "2.0;id" must be a PEP 440 public version such as 1.1.4 or 1.2rc1',
+        ],
+        [
+            { hostkey: HOST_KEY },
+            "sync:servers[0].hostkey: unknown setting (allowed: name, host, user, port, hostKey, version)",
+        ],
     ])("server %j", (fields, message) => {
         expect(problems(base(server(fields)))).toEqual([message]);
     });
@@ -151,12 +213,30 @@ describe("hostile and bad values are refused with one message naming the key and
     });
 
     test.each([
-        [{ sync: { k: " padded" } }, 'sync:ini.sync.k: " padded" has leading or trailing whitespace, which configparser strips'],
-        [{ sync: { k: "a\nb" } }, 'sync:ini.sync.k: "a\\nb" contains a line break, which configparser would read as a continuation line'],
-        [{ sync: { Key: "v" } }, 'sync:ini.sync: key "Key" must match [a-z0-9_][a-z0-9_.-]* (configparser lower-cases keys)'],
-        [{ sync: { "a=b": "v" } }, 'sync:ini.sync: key "a=b" must match [a-z0-9_][a-z0-9_.-]* (configparser lower-cases keys)'],
-        [{ "a]b": { k: "v" } }, 'sync:ini: section name "a]b" must match [A-Za-z0-9_][A-Za-z0-9_.-]* and not be DEFAULT'],
-        [{ DEFAULT: { k: "v" } }, 'sync:ini: section name "DEFAULT" must match [A-Za-z0-9_][A-Za-z0-9_.-]* and not be DEFAULT'],
+        [
+            { sync: { k: " padded" } },
+            'sync:ini.sync.k: " padded" has leading or trailing whitespace, which configparser strips',
+        ],
+        [
+            { sync: { k: "a\nb" } },
+            'sync:ini.sync.k: "a\\nb" contains a line break, which configparser would read as a continuation line',
+        ],
+        [
+            { sync: { Key: "v" } },
+            'sync:ini.sync: key "Key" must match [a-z0-9_][a-z0-9_.-]* (configparser lower-cases keys)',
+        ],
+        [
+            { sync: { "a=b": "v" } },
+            'sync:ini.sync: key "a=b" must match [a-z0-9_][a-z0-9_.-]* (configparser lower-cases keys)',
+        ],
+        [
+            { "a]b": { k: "v" } },
+            'sync:ini: section name "a]b" must match [A-Za-z0-9_][A-Za-z0-9_.-]* and not be DEFAULT',
+        ],
+        [
+            { DEFAULT: { k: "v" } },
+            'sync:ini: section name "DEFAULT" must match [A-Za-z0-9_][A-Za-z0-9_.-]* and not be DEFAULT',
+        ],
         [{ sync: "v" }, "sync:ini.sync: must be an object of key: value"],
         [{ sync: { k: { nested: 1 } } }, 'sync:ini.sync.k: {"nested":1} must be a string, number or boolean'],
     ])("sync:ini %j", (ini, message) => {
@@ -173,7 +253,13 @@ describe("hostile and bad values are refused with one message naming the key and
 });
 
 test("PEP 440 order, not string order", () => {
-    expect(["1.9", "1.11", "1.10", "1.2rc1", "1.2"].sort(compareVersions)).toEqual(["1.2rc1", "1.2", "1.9", "1.10", "1.11"]);
+    expect(["1.9", "1.11", "1.10", "1.2rc1", "1.2"].sort(compareVersions)).toEqual([
+        "1.2rc1",
+        "1.2",
+        "1.9",
+        "1.10",
+        "1.11",
+    ]);
 });
 
 test("rollout batches keep order", () => {

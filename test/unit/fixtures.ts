@@ -28,7 +28,10 @@ export function prodConfig(artifactDir: string, overrides: Record<string, unknow
         ...file.config,
         "sync:artifactDir": artifactDir,
         "sync:sshPrivateKey": DEPLOY_KEY.privateKey,
-        "sync:iniSecrets": { sync: { secret_key: SENTINEL }, storage: { database_url: `mysql://sync:${SENTINEL}@db/sync` } },
+        "sync:iniSecrets": {
+            sync: { secret_key: SENTINEL },
+            storage: { database_url: `mysql://sync:${SENTINEL}@db/sync` },
+        },
         ...overrides,
     };
     return Object.fromEntries(

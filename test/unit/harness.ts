@@ -5,7 +5,7 @@ import type * as pulumiType from "@pulumi/pulumi";
 export interface Recorded {
     type: string;
     name: string;
-    inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    inputs: Record<string, any>;
 }
 
 /** The outcome of one program run. */
@@ -85,11 +85,13 @@ const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
 
 /** True when a serialized input is a secret. */
 export function isSecretInput(value: unknown): boolean {
-    return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG] === SECRET_VALUE;
+    return (
+        typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG] === SECRET_VALUE
+    );
 }
 
 /** The value inside a secret (or the value itself). */
-export function unwrap(value: unknown): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+export function unwrap(value: unknown): any {
     return isSecretInput(value) ? (value as Record<string, unknown>).value : value;
 }
 

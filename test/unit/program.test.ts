@@ -24,7 +24,10 @@ describe("the prod stack under mocks", () => {
 
     beforeAll(async () => {
         artifactDir = makeArtifactDir(["1.1.4", "1.1.5"]);
-        sdistSha = crypto.createHash("sha256").update(fs.readFileSync(path.join(artifactDir, "WeaveServer-1.1.4.tar.gz"))).digest("hex");
+        sdistSha = crypto
+            .createHash("sha256")
+            .update(fs.readFileSync(path.join(artifactDir, "WeaveServer-1.1.4.tar.gz")))
+            .digest("hex");
         run = await runProgram(prodConfig(artifactDir), SECRET_KEYS);
     });
 
@@ -51,8 +54,16 @@ describe("the prod stack under mocks", () => {
             [COMMAND]: 9,
             [COPY]: 6,
         });
-        expect(byType(run, "sync:server:SyncServer").map((r) => r.name)).toEqual(["sync-sync1", "sync-sync2", "sync-sync3"]);
-        expect(byType(run, COMMAND).map((r) => r.name).sort()).toEqual(
+        expect(byType(run, "sync:server:SyncServer").map((r) => r.name)).toEqual([
+            "sync-sync1",
+            "sync-sync2",
+            "sync-sync3",
+        ]);
+        expect(
+            byType(run, COMMAND)
+                .map((r) => r.name)
+                .sort(),
+        ).toEqual(
             ["sync1", "sync2", "sync3"]
                 .flatMap((s) => [`sync-${s}-runtime-setup`, `sync-${s}-ini-write`, `sync-${s}-release-install`])
                 .sort(),
@@ -60,7 +71,9 @@ describe("the prod stack under mocks", () => {
     });
 
     test("bucket is private, versioned, encrypted, owner-enforced, TLS-only, with a lifecycle", () => {
-        expect(byType(run, "aws:s3/bucketVersioning:BucketVersioning")[0].inputs.versioningConfiguration).toEqual({ status: "Enabled" });
+        expect(byType(run, "aws:s3/bucketVersioning:BucketVersioning")[0].inputs.versioningConfiguration).toEqual({
+            status: "Enabled",
+        });
         expect(byType(run, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")[0].inputs).toMatchObject({
             blockPublicAcls: true,
             blockPublicPolicy: true,
@@ -70,7 +83,10 @@ describe("the prod stack under mocks", () => {
         expect(byType(run, "aws:s3/bucketOwnershipControls:BucketOwnershipControls")[0].inputs.rule).toEqual({
             objectOwnership: "BucketOwnerEnforced",
         });
-        const sse = byType(run, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")[0];
+        const sse = byType(
+            run,
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        )[0];
         expect(sse.inputs.rules[0].applyServerSideEncryptionByDefault).toEqual({ sseAlgorithm: "AES256" });
         const policy = JSON.parse(byType(run, "aws:s3/bucketPolicy:BucketPolicy")[0].inputs.policy);
         expect(policy.Statement[0]).toMatchObject({
@@ -100,15 +116,32 @@ describe("the prod stack under mocks", () => {
             const sdist = named(run, `sync-${server}-release-sdist`);
             expect(sdist.inputs.remotePath).toBe("/var/sync/dist/incoming/WeaveServer-1.1.4.tar.gz");
             expect(sdist.inputs.triggers).toEqual(["1.1.4", sdistSha]);
-            expect(named(run, `sync-${server}-release-wheelhouse`).inputs.remotePath).toBe("/var/sync/dist/incoming/wheelhouse-1.1.4");
+            expect(named(run, `sync-${server}-release-wheelhouse`).inputs.remotePath).toBe(
+                "/var/sync/dist/incoming/wheelhouse-1.1.4",
+            );
         }
     });
 
     test("every connection pins the host key, bounds dialing and is secret (it holds the key)", () => {
         const expected: Record<string, { host: string; port: number; user: string; hostKey: string }> = {
-            sync1: { host: "sync1.prod.example.com", port: 22, user: "deploy", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMeSdFT6pBKhojihioTe6wNELxftZs7rroVxI+5rN/j/" },
-            sync2: { host: "sync2.prod.example.com", port: 22, user: "deploy", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDlI3fMhu54jRXcBrNGWsdzErvpkKb6qqM+8nw8CYg/T" },
-            sync3: { host: "sync3.prod.example.com", port: 2222, user: "deploy", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGLD8E5vRz0oR6OUzZqGj8d5lw7OXyb+Q7L2qpo7o/eb" },
+            sync1: {
+                host: "sync1.prod.example.com",
+                port: 22,
+                user: "deploy",
+                hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMeSdFT6pBKhojihioTe6wNELxftZs7rroVxI+5rN/j/",
+            },
+            sync2: {
+                host: "sync2.prod.example.com",
+                port: 22,
+                user: "deploy",
+                hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDlI3fMhu54jRXcBrNGWsdzErvpkKb6qqM+8nw8CYg/T",
+            },
+            sync3: {
+                host: "sync3.prod.example.com",
+                port: 2222,
+                user: "deploy",
+                hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGLD8E5vRz0oR6OUzZqGj8d5lw7OXyb+Q7L2qpo7o/eb",
+            },
         };
         const remote = run.resources.filter((r) => r.type === COMMAND || r.type === COPY);
         expect(remote).toHaveLength(15);
@@ -155,13 +188,17 @@ describe("the prod stack under mocks", () => {
             sync2: { address: "sync2.prod.example.com", version: "1.1.4", batch: 2 },
             sync3: { address: "sync3.prod.example.com", version: "1.1.4", batch: 3 },
         });
-        expect(run.outputs.releaseArchive).toEqual({ "1.1.4": { objectKey: "releases/WeaveServer-1.1.4.tar.gz", sha256: sdistSha } });
+        expect(run.outputs.releaseArchive).toEqual({
+            "1.1.4": { objectKey: "releases/WeaveServer-1.1.4.tar.gz", sha256: sdistSha },
+        });
         expect(run.outputs.releaseBucketName).toBe("sync-releases-1234567");
     });
 
     test("changing only the ini changes only the SyncIni inputs", async () => {
         const changed = await runProgram(
-            prodConfig(artifactDir, { "sync:ini": { sync: { public_url: "https://sync2.example.com", quota_mb: 25 } } }),
+            prodConfig(artifactDir, {
+                "sync:ini": { sync: { public_url: "https://sync2.example.com", quota_mb: 25 } },
+            }),
             SECRET_KEYS,
         );
         expect(changed.resources.map((r) => r.name)).toEqual(run.resources.map((r) => r.name));
@@ -180,7 +217,11 @@ describe("the prod stack under mocks", () => {
         expect(differing.sort()).toEqual(
             [
                 "sync-releases-1.1.5",
-                ...["sync1", "sync2", "sync3"].flatMap((s) => [`sync-${s}-release-install`, `sync-${s}-release-sdist`, `sync-${s}-release-wheelhouse`]),
+                ...["sync1", "sync2", "sync3"].flatMap((s) => [
+                    `sync-${s}-release-install`,
+                    `sync-${s}-release-sdist`,
+                    `sync-${s}-release-wheelhouse`,
+                ]),
             ].sort(),
         );
         expect(named(bumped, "sync-sync2-release-install").inputs.triggers[0]).toBe("1.1.5");
@@ -193,10 +234,11 @@ describe("the prod stack under mocks", () => {
         const canary = await runProgram(prodConfig(artifactDir, { "sync:servers": parsed }), SECRET_KEYS);
         expect(named(canary, "sync-sync1-release-install").inputs.triggers[0]).toBe("1.1.5");
         expect(named(canary, "sync-sync2-release-install").inputs.triggers[0]).toBe("1.1.4");
-        expect(byType(canary, "aws:s3/bucketObjectv2:BucketObjectv2").map((r) => r.inputs.key).sort()).toEqual([
-            "releases/WeaveServer-1.1.4.tar.gz",
-            "releases/WeaveServer-1.1.5.tar.gz",
-        ]);
+        expect(
+            byType(canary, "aws:s3/bucketObjectv2:BucketObjectv2")
+                .map((r) => r.inputs.key)
+                .sort(),
+        ).toEqual(["releases/WeaveServer-1.1.4.tar.gz", "releases/WeaveServer-1.1.5.tar.gz"]);
     });
 
     test("a missing release file is a clear error naming the path", async () => {
@@ -247,16 +289,28 @@ describe("EC2 servers", () => {
         const hostKey = derivedHostKey(DEPLOY_KEY.privateKey, "prod", "cloud1");
         expect(isSecretInput(instance.inputs.userData)).toBe(true);
         expect(unwrap(instance.inputs.userData)).toBe(renderCloudInit(hostKey));
-        expect(unwrap(instance.inputs.userData)).toContain("packages: [apache2, libapache2-mod-wsgi-py3, python3-venv, curl]");
+        expect(unwrap(instance.inputs.userData)).toContain(
+            "packages: [apache2, libapache2-mod-wsgi-py3, python3-venv, curl]",
+        );
         expect(named(run, "sync-cloud1-key").inputs.publicKey).toBe(DEPLOY_KEY.publicKey);
         const sg = named(run, "sync-cloud1-sg");
-        expect(sg.inputs.ingress.map((rule: { fromPort: number; cidrBlocks: string[] }) => [rule.fromPort, rule.cidrBlocks])).toEqual([
+        expect(
+            sg.inputs.ingress.map((rule: { fromPort: number; cidrBlocks: string[] }) => [
+                rule.fromPort,
+                rule.cidrBlocks,
+            ]),
+        ).toEqual([
             [22, ["203.0.113.0/24"]],
             [80, ["0.0.0.0/0"]],
         ]);
         const publicIp = "203.0.113.10"; // the mock's address of every instance
         for (const resource of run.resources.filter((r) => r.type === COMMAND || r.type === COPY)) {
-            expect(unwrap(resource.inputs.connection)).toMatchObject({ host: publicIp, user: "admin", port: 22, hostKey: hostKey.publicKey });
+            expect(unwrap(resource.inputs.connection)).toMatchObject({
+                host: publicIp,
+                user: "admin",
+                port: 22,
+                hostKey: hostKey.publicKey,
+            });
         }
         expect(run.outputs.servers).toEqual({ cloud1: { address: publicIp, version: "1.1.4", batch: 1 } });
     });

@@ -3,7 +3,21 @@ import * as fs from "fs";
 import * as path from "path";
 import { remoteProgram, renderRemoteCommand, shellQuote } from "../../components/remoteCommand";
 
-const HOSTILE = ["1.0;touch /tmp/p", "$(id)", "`id`", "a\nb", "../x", "'", "''\\'", "", "x".repeat(10 * 1024), "${HOME}", "-e", "* ?", "é 🚀"];
+const HOSTILE = [
+    "1.0;touch /tmp/p",
+    "$(id)",
+    "`id`",
+    "a\nb",
+    "../x",
+    "'",
+    "''\\'",
+    "",
+    "x".repeat(10 * 1024),
+    "${HOME}",
+    "-e",
+    "* ?",
+    "é 🚀",
+];
 
 describe("shellQuote", () => {
     test.each(HOSTILE.map((w) => [w.slice(0, 20), w]))("bash receives %j verbatim", (_label, word) => {
@@ -39,15 +53,23 @@ describe("renderRemoteCommand", () => {
     });
 
     test("other users go through sudo -n", () => {
-        expect(renderRemoteCommand("ini", [], { user: "deploy", timeoutSeconds: 60 }).startsWith("sudo -n timeout --kill-after=10 60 bash -c '")).toBe(true);
+        expect(
+            renderRemoteCommand("ini", [], { user: "deploy", timeoutSeconds: 60 }).startsWith(
+                "sudo -n timeout --kill-after=10 60 bash -c '",
+            ),
+        ).toBe(true);
     });
 
     test("the program is lib.sh followed by the script", () => {
         const dir = path.join(__dirname, "../../components/remote");
-        expect(remoteProgram("install")).toBe(`${fs.readFileSync(path.join(dir, "lib.sh"), "utf8")}\n${fs.readFileSync(path.join(dir, "install.sh"), "utf8")}`);
+        expect(remoteProgram("install")).toBe(
+            `${fs.readFileSync(path.join(dir, "lib.sh"), "utf8")}\n${fs.readFileSync(path.join(dir, "install.sh"), "utf8")}`,
+        );
     });
 
     test("a bad timeout is refused", () => {
-        expect(() => renderRemoteCommand("ini", [], { user: "root", timeoutSeconds: 0 })).toThrow("timeoutSeconds must be a positive integer, got 0");
+        expect(() => renderRemoteCommand("ini", [], { user: "root", timeoutSeconds: 0 })).toThrow(
+            "timeoutSeconds must be a positive integer, got 0",
+        );
     });
 });

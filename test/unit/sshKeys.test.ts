@@ -14,7 +14,9 @@ function tempFile(content: string): string {
 
 test("a seed-derived key is a real OpenSSH key: ssh-keygen reads it and derives the same public key", () => {
     const pair = ed25519KeyPairFromSeed(Buffer.alloc(32, 1), "test");
-    const derived = execFileSync("ssh-keygen", ["-y", "-f", tempFile(pair.privateKey)]).toString().trim();
+    const derived = execFileSync("ssh-keygen", ["-y", "-f", tempFile(pair.privateKey)])
+        .toString()
+        .trim();
     expect(derived.split(" ").slice(0, 2).join(" ")).toBe(pair.publicKey);
     expect(hostKeyProblem("k", pair.publicKey)).toBeUndefined();
 });

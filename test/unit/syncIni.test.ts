@@ -36,14 +36,23 @@ describe("renderSyncIni", () => {
         const settings = parseSyncConfig({
             version: "1.0",
             artifactDir: "/x",
-            servers: [{ name: "a", host: "h", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMeSdFT6pBKhojihioTe6wNELxftZs7rroVxI+5rN/j/" }],
+            servers: [
+                {
+                    name: "a",
+                    host: "h",
+                    hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMeSdFT6pBKhojihioTe6wNELxftZs7rroVxI+5rN/j/",
+                },
+            ],
             ini: TRICKY,
         });
         expect(configparserReads(renderSyncIni(settings.ini, {}))).toEqual(TRICKY);
     });
 
     test("secrets are merged over plain settings key by key", () => {
-        const merged = mergeIni({ sync: { a: "1", b: "2" }, other: { x: "y" } }, { sync: { b: "secret" }, vault: { k: "v" } });
+        const merged = mergeIni(
+            { sync: { a: "1", b: "2" }, other: { x: "y" } },
+            { sync: { b: "secret" }, vault: { k: "v" } },
+        );
         expect(merged).toEqual({ sync: { a: "1", b: "secret" }, other: { x: "y" }, vault: { k: "v" } });
         expect(configparserReads(renderSyncIni({ sync: { a: "1", b: "2" } }, { sync: { b: "s3cr;t" } }))).toEqual({
             sync: { a: "1", b: "s3cr;t" },
@@ -54,7 +63,9 @@ describe("renderSyncIni", () => {
         const a = renderSyncIni({ b: { z: "1", a: "2" }, a: { k: "v" } }, {});
         const b = renderSyncIni({ a: { k: "v" }, b: { a: "2", z: "1" } }, {});
         expect(a).toBe(b);
-        expect(a).toBe("# Written by sync-release from the stack config. Changes here are overwritten.\n\n[a]\nk = v\n\n[b]\na = 2\nz = 1\n");
+        expect(a).toBe(
+            "# Written by sync-release from the stack config. Changes here are overwritten.\n\n[a]\nk = v\n\n[b]\na = 2\nz = 1\n",
+        );
     });
 
     test("the ini package's own encoding is NOT what configparser reads (why we render ourselves)", () => {

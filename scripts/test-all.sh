@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Every test tier, in order: static checks, unit (mocks), fleet (real hosts over SSH), engine
+# (the real Pulumi CLI against the fleet). Each tier that needs hosts starts a fresh local fleet
+# and stops it again, whatever happens. Needs root (network namespaces).
+#   usage: scripts/test-all.sh [unit|fleet|engine ...]     (default: all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tiers=("$@")
+[[ ${#tiers[@]} -gt 0 ]] || tiers=(static unit fleet engine)
+results=$(mktemp -d)
+trap 'scripts/fleet.sh stop >/dev/null 2>&1 || true; rm -rf "$results"' EXIT
+
+run_jest() { # tier
+    local tier=$1
+    npx jest --selectProjects "$tier" --runInBand --json --outputFile "$results/$tier.json"
+}
+
+for tier in "${tiers[@]}"; do
+    echo "=== tier: $tier ($(date -u +%H:%M:%S))"
+    case $tier in
+    static)
+        npx tsc --noEmit
+        npx eslint .
+        npx prettier --check . >/dev/null
+        bash scripts/shellcheck.sh
+        ;;
+    unit)
+        run_jest unit
+        ;;
+    fleet)
+        bash scripts/fleet-selftest.sh
+        scripts/fleet.sh stop
+        scripts/fleet.sh start 3
+        run_jest fleet
+        scripts/fleet.sh stop
+        ;;
+    engine)
+        bash scripts/build-engine.sh
+        scripts/fleet.sh stop
+        scripts/fleet.sh start 3
+        run_jest engine
+        scripts/fleet.sh stop
+        ;;
+    *)
+        echo "unknown tier '$tier' (unit, fleet, engine, static)" >&2
+        exit 2
+        ;;
+    esac
+done
+
+# One closing line for every tier together (the JS is single-quoted on purpose).
+# shellcheck disable=SC2016
+node -e '
+const fs = require("fs");
+let passed = 0, failed = 0;
+for (const f of fs.readdirSync(process.argv[1])) {
+    const r = JSON.parse(fs.readFileSync(`${process.argv[1]}/${f}`, "utf8"));
+    passed += r.numPassedTests; failed += r.numFailedTests + r.numRuntimeErrorTestSuites;
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 && passed > 0 ? 0 : 1);
+' "$results"
