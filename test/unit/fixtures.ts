@@ -29,8 +29,7 @@ export function prodConfig(artifactDir: string, overrides: Record<string, unknow
         "sync:artifactDir": artifactDir,
         "sync:sshPrivateKey": DEPLOY_KEY.privateKey,
         "sync:iniSecrets": {
-            sync: { secret_key: SENTINEL },
-            storage: { database_url: `mysql://sync:${SENTINEL}@db/sync` },
+            sync: { secret_key: SENTINEL, database_url: `mysql://sync:${SENTINEL}@db/sync` },
         },
         ...overrides,
     };

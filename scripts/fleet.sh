@@ -1,0 +1,484 @@
+#!/usr/bin/env bash
+# The local fleet: Debian 12 hosts in network + mount + pid namespaces, reachable over SSH
+# (pinned host keys) and HTTP at 198.18.0.(10+i) on a private bridge. Needs root.
+#
+#   scripts/fleet.sh start [N]            boot sync-1..sync-N (default 3, max 8), print them
+#   scripts/fleet.sh stop                 kill, unmount, delete netns/veths/state (always safe)
+#   scripts/fleet.sh status               one line per host: up / down / frozen / dead
+#   scripts/fleet.sh hosts                NAME ADDRESS PORT HOSTKEY, one line per host
+#   scripts/fleet.sh config [--yaml] [--user root|deploy]
+#                                         stack config fragment (JSON, or Pulumi stack YAML)
+#   scripts/fleet.sh exec NAME CMD...     run CMD inside the host (its namespaces and root)
+#   scripts/fleet.sh ssh NAME [CMD...]    ssh root@host with the fleet key and pinned host key
+#   scripts/fleet.sh down NAME | up NAME  unplug / replug the host's network cable (veth)
+#   scripts/fleet.sh freeze NAME | thaw NAME
+#                                         SIGSTOP / SIGCONT every process of the host
+#                                         (TCP still connects, nothing answers: a hung host)
+#
+# Environment: SYNC_FLEET_STATE (default /run/sync-fleet), SYNC_RELEASE_CACHE (rootfs cache,
+# default ~/.cache/sync-release), SYNC_FLEET_START_TIMEOUT (seconds, default 60),
+# SYNC_FLEET_KEEP_ON_FAILURE=1 (leave a failed start in place for debugging).
+#
+# Addresses: bridge sync-fleet-br 198.18.0.1/24 in the root namespace (RFC 2544 benchmarking
+# range); host i = 198.18.0.(10+i) on its eth0, netns sync-fleet-<i>, root-side veth
+# sync-fleet-v<i>. Hosts get no default route: they can reach the bridge subnet and nothing else.
+# One fleet per machine (names and addresses are global); start refuses while one exists.
+#
+# State ($SYNC_FLEET_STATE): id_ed25519[.pub] (client key, authorized for root and deploy),
+# known_hosts, ssh_config (`ssh -F $STATE/ssh_config sync-1`), config.json, config.yaml, rootfs,
+# hosts/<name>/{address,ssh_host_ed25519_key[.pub],init.pid,launcher.pid,console.log,
+# upper/,work/,merged/}. upper/ holds everything a host changed on top of the cached rootfs.
+#
+# Inside a host: no systemd. pid 1 is /run/fleet-init (bash) which started sshd and
+# `apache2ctl start`; reload/restart Apache with `apache2ctl graceful|restart` or
+# `service apache2 reload` (nothing restarts a daemon that dies). sshd logs to
+# /var/log/sshd.log; there is no syslog. /run is tmpfs, /tmp is on the overlay.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+STATE=${SYNC_FLEET_STATE:-/run/sync-fleet}
+STATE=${STATE%/}
+LOCK=/run/lock/sync-fleet.lock
+SUBNET_PREFIX=198.18.0
+BRIDGE=sync-fleet-br
+BRIDGE_ADDR=$SUBNET_PREFIX.1/24
+NS_PREFIX=sync-fleet-
+VETH_PREFIX=sync-fleet-v
+MAX_HOSTS=8
+START_TIMEOUT=${SYNC_FLEET_START_TIMEOUT:-60}
+INNER_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+log() { printf 'fleet: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+usage() { sed -n '2,35p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+
+need_root() { [[ $EUID -eq 0 ]] || die "must run as root"; }
+take_lock() {
+  mkdir -p "$(dirname "$LOCK")"
+  exec 8>"$LOCK"
+  flock -w 120 8 || die "another fleet start/stop holds $LOCK"
+}
+
+ssh_opts() {
+  printf '%s\n' -F /dev/null -i "$STATE/id_ed25519" \
+    -o IdentitiesOnly=yes -o BatchMode=yes \
+    -o StrictHostKeyChecking=yes -o "UserKnownHostsFile=$STATE/known_hosts" \
+    -o ConnectTimeout=3 -o LogLevel=ERROR
+}
+
+# --- host bookkeeping -------------------------------------------------------------------------
+
+host_index() { # sync-3 -> 3
+  local name=$1
+  [[ "$name" =~ ^sync-([1-9][0-9]*)$ ]] || die "unknown host name: $name (expected sync-<n>)"
+  [[ -d "$STATE/hosts/$name" ]] || die "host $name is not part of the running fleet"
+  printf '%s\n' "${BASH_REMATCH[1]}"
+}
+host_addr() { printf '%s.%s\n' "$SUBNET_PREFIX" "$((10 + $1))"; }
+host_names() { # running fleet's hosts in order
+  [[ -d "$STATE/hosts" ]] || return 0
+  local d
+  for d in "$STATE"/hosts/sync-*; do
+    [[ -d "$d" ]] && basename "$d"
+  done | sort -t- -k2 -n
+}
+host_key() { cut -d' ' -f1,2 "$STATE/hosts/$1/ssh_host_ed25519_key.pub"; }
+init_pid() { # the host's pid 1, as seen from here; fails when it is gone
+  local f=$STATE/hosts/$1/init.pid pid
+  [[ -s "$f" ]] || return 1
+  pid=$(<"$f")
+  [[ -n "$(living <<<"$pid")" ]] || return 1
+  printf '%s\n' "$pid"
+}
+
+# --- start -------------------------------------------------------------------------------------
+
+setup_bridge() {
+  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+    ip link add "$BRIDGE" type bridge
+  fi
+  ip addr replace "$BRIDGE_ADDR" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+  # Safety net, kept on purpose after stop: with the bridge gone, traffic to the fleet's range
+  # must die here instead of leaving the machine by the default route.
+  ip route replace blackhole 198.18.0.0/15
+}
+
+setup_netns() { # i
+  local i=$1 ns=$NS_PREFIX$1 veth=$VETH_PREFIX$1
+  if ! mountpoint -q /run/netns 2>/dev/null; then
+    : >"$STATE/created-run-netns-mount"
+  fi
+  ip netns add "$ns"
+  ip link add "$veth" type veth peer name eth0 netns "$ns"
+  ip link set "$veth" master "$BRIDGE" up
+  ip -n "$ns" link set lo up
+  ip -n "$ns" addr add "$(host_addr "$i")/24" dev eth0
+  ip -n "$ns" link set eth0 up
+}
+
+prepare_host() { # i rootfs
+  local i=$1 name=sync-$1 dir=$STATE/hosts/sync-$1
+  mkdir -p "$dir/upper" "$dir/work" "$dir/merged"
+  ssh-keygen -q -t ed25519 -N '' -C "root@$name" -f "$dir/ssh_host_ed25519_key"
+  cp "$STATE/id_ed25519.pub" "$dir/authorized_keys"
+  host_addr "$i" >"$dir/address"
+  printf '%s %s\n' "$(host_addr "$i")" "$(host_key "$name")" >>"$STATE/known_hosts"
+}
+
+launch_host() { # i rootfs
+  local i=$1 rootfs=$2 name=sync-$1 dir=$STATE/hosts/sync-$1 launcher pid="" tries=0
+  # setsid: not tied to our terminal. Not a process-group leader here, so setsid, ip and
+  # unshare all exec in place: $! is unshare, whose only child is the host's pid 1.
+  setsid ip netns exec "$NS_PREFIX$i" \
+    unshare --mount --pid --uts --ipc --fork --kill-child --propagation private -- \
+    bash "$HERE/lib/fleet-host.sh" "$name" "$rootfs" "$dir" \
+    </dev/null >"$dir/console.log" 2>&1 8>&- &
+  launcher=$!
+  disown "$launcher" # no "Killed" job notices from this shell when the fleet is stopped
+  printf '%s\n' "$launcher" >"$dir/launcher.pid"
+  while [[ -z "$pid" ]]; do
+    pid=$(cat "/proc/$launcher/task/$launcher/children" 2>/dev/null || true)
+    pid=${pid%% *}
+    if [[ -z "$pid" ]]; then
+      ((++tries < 200)) || die "$name: init process did not appear ($(cat "$dir/console.log"))"
+      kill -0 "$launcher" 2>/dev/null || die "$name: failed to boot: $(cat "$dir/console.log")"
+      sleep 0.05
+    fi
+  done
+  printf '%s\n' "$pid" >"$dir/init.pid"
+}
+
+wait_host() { # name deadline -> 0 when SSH (pinned key) and HTTP answer
+  local name=$1 deadline=$2 addr opts
+  addr=$(<"$STATE/hosts/$name/address")
+  mapfile -t opts < <(ssh_opts)
+  while :; do
+    if ssh "${opts[@]}" -o ConnectTimeout=2 "root@$addr" true 2>/dev/null &&
+      curl -fsS --noproxy '*' -m 2 -o /dev/null "http://$addr/" 2>/dev/null; then
+      return 0
+    fi
+    if ((SECONDS >= deadline)); then
+      log "$name ($addr) not ready after ${START_TIMEOUT}s; console:"
+      sed 's/^/  | /' "$STATE/hosts/$name/console.log" >&2 || true
+      return 1
+    fi
+    init_pid "$name" >/dev/null || {
+      log "$name: init died; console:"
+      sed 's/^/  | /' "$STATE/hosts/$name/console.log" >&2 || true
+      return 1
+    }
+    sleep 0.2
+  done
+}
+
+write_configs() {
+  cmd_config >"$STATE/config.json"
+  cmd_config --yaml >"$STATE/config.yaml"
+  {
+    local name
+    for name in $(host_names); do
+      printf 'Host %s\n  HostName %s\n  User root\n  IdentityFile %s\n  IdentitiesOnly yes\n' \
+        "$name" "$(<"$STATE/hosts/$name/address")" "$STATE/id_ed25519"
+      printf '  StrictHostKeyChecking yes\n  UserKnownHostsFile %s\n\n' "$STATE/known_hosts"
+    done
+  } >"$STATE/ssh_config"
+}
+
+START_OK=0
+on_start_exit() {
+  local rc=$?
+  ((START_OK)) && return 0
+  if [[ "${SYNC_FLEET_KEEP_ON_FAILURE:-0}" == 1 ]]; then
+    log "start failed; left in place (SYNC_FLEET_KEEP_ON_FAILURE=1): run '$0 stop' to clean up"
+  else
+    log "start failed; cleaning up"
+    do_stop || true
+  fi
+  exit "$rc"
+}
+
+cmd_start() {
+  local n=${1:-3} rootfs i name t0=$SECONDS deadline failed=0
+  if ! [[ "$n" =~ ^[1-9][0-9]*$ ]] || ((n > MAX_HOSTS)); then
+    die "N must be 1..$MAX_HOSTS, got: $n"
+  fi
+  need_root
+  for tool in ip unshare nsenter ssh ssh-keygen curl flock setsid; do
+    command -v "$tool" >/dev/null || die "missing tool: $tool"
+  done
+  rootfs=$("$HERE/fleet-rootfs.sh")
+  take_lock
+  if [[ -d "$STATE/hosts" ]] || ip netns list 2>/dev/null | grep -q "^$NS_PREFIX" ||
+    ip link show "$BRIDGE" >/dev/null 2>&1; then
+    die "a fleet is already running (or a crashed one is left): run '$0 stop' first"
+  fi
+  trap on_start_exit EXIT
+  mkdir -p "$STATE/hosts"
+  chmod 0700 "$STATE"
+  printf '%s\n' "$rootfs" >"$STATE/rootfs"
+  ssh-keygen -q -t ed25519 -N '' -C "sync-fleet-client" -f "$STATE/id_ed25519"
+  : >"$STATE/known_hosts"
+  setup_bridge
+  for ((i = 1; i <= n; i++)); do
+    prepare_host "$i"
+    setup_netns "$i"
+    launch_host "$i" "$rootfs"
+  done
+  deadline=$((SECONDS + START_TIMEOUT))
+  local -a waits=()
+  for ((i = 1; i <= n; i++)); do
+    wait_host "sync-$i" "$deadline" &
+    waits+=("$!")
+  done
+  for i in "${waits[@]}"; do
+    wait "$i" || failed=1
+  done
+  ((failed == 0)) || die "fleet did not come up"
+  write_configs
+  START_OK=1
+  log "$n host(s) up in $((SECONDS - t0))s; state: $STATE"
+  cmd_hosts
+}
+
+# --- stop --------------------------------------------------------------------------------------
+
+our_netns() { ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${NS_PREFIX}[0-9]+$" || true; }
+our_links() {
+  ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' |
+    grep -E "^(${VETH_PREFIX}[0-9]+|$BRIDGE)$" || true
+}
+
+# Filter stdin pids to the living: zombies hold no namespace or mount, and their reaping is
+# up to whoever adopted them (here that can be a slow pid 1).
+living() {
+  local pid st
+  while read -r pid; do
+    st=$(awk '/^State:/ {print $2; exit}' "/proc/$pid/status" 2>/dev/null) || continue
+    [[ -n "$st" && "$st" != Z && "$st" != X ]] && printf '%s\n' "$pid"
+  done
+  return 0
+}
+
+# Living pids in any of the given namespaces ("pid:<inode>" / "net:<inode>" words).
+pids_in_namespaces() {
+  local -A want=()
+  local w p pidns netns st
+  for w in "$@"; do want[$w]=1; done
+  ((${#want[@]})) || return 0
+  while read -r p pidns netns st; do
+    [[ "$st" == Z* || "$st" == X* ]] && continue
+    if [[ -n "${want[pid:$pidns]:-}" || -n "${want[net:$netns]:-}" ]]; then
+      printf '%s\n' "$p"
+    fi
+  done < <(ps -e -o pid=,pidns=,netns=,stat=)
+}
+
+# Every living pid that belongs to the fleet: recorded init/launcher pids, everything in the
+# hosts' pid namespaces, and everything in our network namespaces (`ip netns exec` from a test).
+fleet_pids() {
+  local f pid ns inode
+  local -a nss=()
+  for f in "$STATE"/hosts/*/init.pid "$STATE"/hosts/*/launcher.pid; do
+    [[ -s "$f" ]] || continue
+    pid=$(<"$f")
+    living <<<"$pid"
+    if [[ "$f" == */init.pid ]] && inode=$(stat -L -c %i "/proc/$pid/ns/pid" 2>/dev/null); then
+      nss+=("pid:$inode")
+    fi
+  done
+  for ns in $(our_netns); do
+    inode=$(stat -L -c %i "/run/netns/$ns" 2>/dev/null) && nss+=("net:$inode")
+  done
+  pids_in_namespaces "${nss[@]}"
+}
+
+do_stop() {
+  local pids tries=0 ns link mnt leftovers=0
+  # 1. processes. SIGKILL to a host's pid 1 takes its whole pid namespace (and so its private
+  #    mounts: overlay, proc, dev, run) with it.
+  while pids=$(fleet_pids | sort -u) && [[ -n "$pids" ]]; do
+    # shellcheck disable=SC2086  # word splitting of the pid list is intended
+    kill -KILL $pids 2>/dev/null || true
+    if ((++tries > 100)); then
+      log "processes still alive after 10s: $(tr '\n' ' ' <<<"$pids")"
+      leftovers=1
+      break
+    fi
+    sleep 0.1
+  done
+  # 2. network: deleting a veth deletes its peer; then the namespaces and the bridge.
+  for link in $(our_links); do
+    [[ "$link" == "$BRIDGE" ]] || ip link del "$link" 2>/dev/null || true
+  done
+  for ns in $(our_netns); do
+    ip netns del "$ns" 2>/dev/null || { log "cannot delete netns $ns"; leftovers=1; }
+  done
+  ip link del "$BRIDGE" 2>/dev/null || true
+  # 3. mounts in this namespace under the state dir (only a crashed, odd start leaves any).
+  while read -r mnt; do
+    umount -l "$mnt" 2>/dev/null || { log "cannot unmount $mnt"; leftovers=1; }
+  done < <(awk -v s="$STATE/" 'index($2, s) == 1 {print $2}' /proc/mounts | sort -r)
+  # /run/netns is made a mount point by the first `ip netns add`; undo that if we did it.
+  if [[ -e "$STATE/created-run-netns-mount" ]] && mountpoint -q /run/netns &&
+    [[ -z "$(ls -A /run/netns 2>/dev/null)" ]]; then
+    umount /run/netns 2>/dev/null || umount -l /run/netns 2>/dev/null || true
+    rmdir /run/netns 2>/dev/null || true
+  fi
+  # 4. state.
+  if [[ -d "$STATE" ]]; then
+    if awk -v s="$STATE/" 'index($2, s) == 1 {f=1} END {exit !f}' /proc/mounts; then
+      log "mounts remain under $STATE; not removing it"
+      leftovers=1
+    else
+      rm -rf --one-file-system "$STATE"
+    fi
+  fi
+  [[ -z "$(our_netns)$(our_links)" ]] || { log "left: $(our_netns) $(our_links)"; leftovers=1; }
+  return "$leftovers"
+}
+
+cmd_stop() {
+  need_root
+  take_lock
+  local t0=$SECONDS
+  do_stop || die "stop left something behind (see above)"
+  log "stopped in $((SECONDS - t0))s"
+}
+
+# --- inspection --------------------------------------------------------------------------------
+
+cmd_hosts() {
+  local name
+  [[ -n "$(host_names)" ]] || die "no fleet running (state: $STATE)"
+  for name in $(host_names); do
+    printf '%s\t%s\t%s\t%s\n' "$name" "$(<"$STATE/hosts/$name/address")" 22 "$(host_key "$name")"
+  done
+}
+
+cmd_config() {
+  local yaml=0 user=root name first=1
+  while (($#)); do
+    case "$1" in
+      --yaml) yaml=1 ;;
+      --json) yaml=0 ;;
+      --user) user=${2:?--user needs a value}; shift ;;
+      *) die "config: unknown argument: $1" ;;
+    esac
+    shift
+  done
+  [[ "$user" =~ ^(root|deploy)$ ]] || die "config: --user must be root or deploy"
+  [[ -n "$(host_names)" ]] || die "no fleet running (state: $STATE)"
+  if ((yaml)); then
+    printf '# local fleet (scripts/fleet.sh); set the key with:\n'
+    printf '#   pulumi config set --secret sync:sshPrivateKey < %s\n' "$STATE/id_ed25519"
+    printf 'config:\n  sync:servers:\n'
+    for name in $(host_names); do
+      printf '    - name: %s\n      host: "%s"\n      port: 22\n      user: %s\n      hostKey: "%s"\n' \
+        "$name" "$(<"$STATE/hosts/$name/address")" "$user" "$(host_key "$name")"
+    done
+    return
+  fi
+  printf '{"servers":['
+  for name in $(host_names); do
+    ((first)) || printf ','
+    first=0
+    printf '{"name":"%s","host":"%s","port":22,"user":"%s","hostKey":"%s"}' \
+      "$name" "$(<"$STATE/hosts/$name/address")" "$user" "$(host_key "$name")"
+  done
+  printf '],"sshPrivateKeyPath":"%s","knownHostsPath":"%s"}\n' \
+    "$STATE/id_ed25519" "$STATE/known_hosts"
+}
+
+cmd_status() {
+  local name i addr state any_bad=0 veth pid
+  if [[ -z "$(host_names)" ]]; then
+    echo "fleet: not running"
+    [[ -z "$(our_netns)$(our_links)" ]] || echo "fleet: leftovers present, run: $0 stop"
+    return 1
+  fi
+  for name in $(host_names); do
+    i=${name#sync-}
+    addr=$(<"$STATE/hosts/$name/address")
+    veth=$VETH_PREFIX$i
+    if ! pid=$(init_pid "$name"); then
+      state=dead
+    elif [[ "$(awk '/^State:/ {print $2}' "/proc/$pid/status")" == T ]]; then
+      state=frozen
+    elif ! ip link show "$veth" 2>/dev/null | grep -Eq ',UP[,>]'; then
+      state="down (network unplugged)"
+    elif ! timeout 2 bash -c "exec 3<>/dev/tcp/$addr/22" 2>/dev/null; then
+      state="down (ssh not answering)"
+    elif ! curl -fsS --noproxy '*' -m 2 -o /dev/null "http://$addr/" 2>/dev/null; then
+      state="down (http not answering)"
+    else
+      state=up
+    fi
+    [[ "$state" == up ]] || any_bad=1
+    printf '%s\t%s\t%s\n' "$name" "$addr" "$state"
+  done
+  return "$any_bad"
+}
+
+# --- poking at hosts ---------------------------------------------------------------------------
+
+cmd_exec() {
+  local name=${1:?usage: exec NAME CMD...} pid
+  shift
+  (($#)) || die "usage: exec NAME CMD..."
+  need_root
+  host_index "$name" >/dev/null
+  pid=$(init_pid "$name") || die "$name is not running"
+  exec nsenter --target "$pid" --mount --uts --ipc --net --pid --root --wd -- \
+    /usr/bin/env -i PATH="$INNER_PATH" HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" "$@"
+}
+
+cmd_ssh() {
+  local name=${1:?usage: ssh NAME [CMD...]} opts
+  shift
+  host_index "$name" >/dev/null
+  mapfile -t opts < <(ssh_opts)
+  exec ssh "${opts[@]}" "root@$(<"$STATE/hosts/$name/address")" "$@"
+}
+
+cmd_link() { # up|down NAME
+  local updown=$1 name=${2:?usage: $1 NAME} i
+  need_root
+  i=$(host_index "$name")
+  ip link set "$VETH_PREFIX$i" "$updown"
+  log "$name network $updown"
+}
+
+cmd_signal() { # STOP|CONT NAME
+  local sig=$1 name=${2:?usage: freeze|thaw NAME} pid inode p
+  need_root
+  host_index "$name" >/dev/null
+  pid=$(init_pid "$name") || die "$name is not running"
+  inode=$(stat -L -c %i "/proc/$pid/ns/pid")
+  for p in $(pids_in_namespaces "pid:$inode"); do
+    kill "-$sig" "$p" 2>/dev/null || true
+  done
+  log "$name: sent SIG$sig to all its processes"
+}
+
+main() {
+  local cmd=${1:-help}
+  (($#)) && shift
+  case "$cmd" in
+    start) cmd_start "$@" ;;
+    stop) cmd_stop ;;
+    status) cmd_status ;;
+    hosts) cmd_hosts ;;
+    config) cmd_config "$@" ;;
+    exec) cmd_exec "$@" ;;
+    ssh) cmd_ssh "$@" ;;
+    down) cmd_link down "$@" ;;
+    up) cmd_link up "$@" ;;
+    freeze) cmd_signal STOP "$@" ;;
+    thaw) cmd_signal CONT "$@" ;;
+    help | -h | --help) usage ;;
+    *) usage >&2; exit 2 ;;
+  esac
+}
+
+main "$@"
