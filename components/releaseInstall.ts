@@ -1,25 +1,17 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ReleaseArtifact, sdistFileName } from "./artifacts";
-import { renderRemoteCommand } from "./remoteCommand";
+import { HostStepArgs, renderRemoteCommand } from "./remoteCommand";
 
 /** Where uploads land on a host; install.sh verifies them before use. */
 export const REMOTE_INCOMING = "/var/sync/dist/incoming";
 
 /** Arguments of a ReleaseInstall. */
-export interface ReleaseInstallArgs {
-    /** SSH connection to the host, with its pinned host key. */
-    connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
-    /** SSH user, to decide on sudo. */
-    user: string;
+export interface ReleaseInstallArgs extends HostStepArgs {
     /** The release to install. */
     release: ReleaseArtifact;
     /** Complete releases kept on the host. */
     keepReleases: number;
-    /** Seconds the whole install (upload excluded) may take. */
-    timeoutSeconds: number;
-    /** What must finish first (runtime directory, settings, the previous rollout batch). */
-    dependsOn: pulumi.Input<pulumi.Resource>[];
 }
 
 /** The install command line for a release (also what the fleet tier runs). */

@@ -1,7 +1,21 @@
 // Render the command lines that run the remote scripts on a host. Pure functions: the fleet tier
 // takes its commands from here too, so tests and the stack run exactly the same thing.
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
+
+/** What every component that runs a remote step on a host needs. */
+export interface HostStepArgs {
+    /** SSH connection to the host, with its pinned host key. */
+    connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
+    /** SSH user; anything but root runs the step through `sudo -n`. */
+    user: string;
+    /** Seconds the remote step may take before it is killed. */
+    timeoutSeconds: number;
+    /** What must finish first (the runtime directory, the previous rollout batch, …). */
+    dependsOn: pulumi.Input<pulumi.Resource>[];
+}
 
 /** The scripts under components/remote/, each sent together with lib.sh. */
 export type RemoteScript = "runtime" | "install" | "ini" | "forget";

@@ -1,21 +1,13 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { renderRemoteCommand } from "./remoteCommand";
+import { HostStepArgs, renderRemoteCommand } from "./remoteCommand";
 
 /** Arguments of a RuntimeDir. */
-export interface RuntimeDirArgs {
-    /** SSH connection to the host, with its pinned host key. */
-    connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
-    /** SSH user; owns the upload folder and decides on sudo. */
-    user: string;
+export interface RuntimeDirArgs extends HostStepArgs {
     /** mod_wsgi daemon processes (restarted one at a time on reload). */
     wsgiProcesses: number;
     /** Threads per mod_wsgi daemon process. */
     wsgiThreads: number;
-    /** Seconds the preflight + setup may take (includes waiting for cloud-init). */
-    timeoutSeconds: number;
-    /** What must finish first (the previous rollout batch, the instance). */
-    dependsOn: pulumi.Input<pulumi.Resource>[];
 }
 
 /**

@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { IniData } from "./config";
-import { renderRemoteCommand } from "./remoteCommand";
+import { HostStepArgs, renderRemoteCommand } from "./remoteCommand";
 
 /** Secret settings win key by key; sections and keys come out sorted, so the file is stable. */
 export function mergeIni(ini: IniData, secrets: IniData): IniData {
@@ -37,19 +37,11 @@ export function renderSyncIni(ini: IniData, secrets: IniData): string {
 }
 
 /** Arguments of a SyncIni. */
-export interface SyncIniArgs {
-    /** SSH connection to the host, with its pinned host key. */
-    connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
-    /** SSH user, to decide on sudo. */
-    user: string;
+export interface SyncIniArgs extends HostStepArgs {
     /** Non-secret settings. */
     ini: IniData;
     /** Secret settings, merged over `ini`. */
     iniSecrets: IniData;
-    /** Seconds the remote write + reload may take. */
-    timeoutSeconds: number;
-    /** What must finish first (the runtime directory, the previous rollout batch). */
-    dependsOn: pulumi.Input<pulumi.Resource>[];
 }
 
 /**

@@ -5,8 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ed25519KeyPairFromSeed } from "../../components/sshKeys";
-
-const REPO = path.resolve(__dirname, "../..");
+import { evaluateProgram } from "../lib/mockProgram";
 
 async function main(): Promise<void> {
     const count = Number(process.argv[2] ?? 1000);
@@ -30,32 +29,19 @@ async function main(): Promise<void> {
         "sync:iniSecrets": JSON.stringify({ sync: { secret_key: "s", database_url: "d" } }),
     };
     const started = process.hrtime.bigint();
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const pulumi = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
-    let resources = 0;
-    pulumi.runtime.setAllConfig(config, ["sync:sshPrivateKey", "sync:iniSecrets"]);
-    await pulumi.runtime.setMocks(
-        {
-            newResource(args) {
-                resources++;
-                return { id: `${args.name}-id`, state: { ...args.inputs, stdout: "", stderr: "" } };
-            },
-            call(args) {
-                return args.inputs;
-            },
-        },
-        "sync",
-        "bench",
-        false,
-    );
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const program = require(path.join(REPO, "index"));
-    await new Promise((resolve) => pulumi.output(program.servers).apply(resolve));
-    await pulumi.runtime.disconnect();
+    const { declared } = await evaluateProgram(config, ["sync:sshPrivateKey", "sync:iniSecrets"], "bench");
+    const resources = declared.length;
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const rssMb = process.memoryUsage().rss / 1024 / 1024;
     console.log(
-        JSON.stringify({ servers: count, resources, seconds: Number(seconds.toFixed(2)), goalSeconds: 3, ratioToGoal: Number((seconds / 3).toFixed(2)), rssMb: Math.round(rssMb) }),
+        JSON.stringify({
+            servers: count,
+            resources,
+            seconds: Number(seconds.toFixed(2)),
+            goalSeconds: 3,
+            ratioToGoal: Number((seconds / 3).toFixed(2)),
+            rssMb: Math.round(rssMb),
+        }),
     );
 }
 

@@ -8,17 +8,10 @@ import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as os from "os";
 import * as path from "path";
+import { Declared, evaluateProgram } from "./mockProgram";
 
 const REPO = path.resolve(__dirname, "../..");
 const FLEET_STATE = process.env.SYNC_FLEET_STATE ?? "/run/sync-fleet";
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-
-/** One remote resource the program declared. */
-interface Declared {
-    type: string;
-    name: string;
-    inputs: Record<string, unknown>;
-}
 
 interface Connection {
     host: string;
@@ -26,20 +19,6 @@ interface Connection {
     user: string;
     privateKey: string;
     hostKey: string;
-}
-
-function unwrapSecrets(value: unknown): unknown {
-    if (Array.isArray(value)) {
-        return value.map(unwrapSecrets);
-    }
-    if (typeof value === "object" && value !== null) {
-        const record = value as Record<string, unknown>;
-        if (SECRET_SIG in record) {
-            return unwrapSecrets(record.value);
-        }
-        return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, unwrapSecrets(v)]));
-    }
-    return value;
 }
 
 function localStackConfig(): Record<string, string> {
@@ -61,7 +40,9 @@ function localStackConfig(): Record<string, string> {
         "sync:artifactDir": path.resolve(REPO, String(stack.config["sync:artifactDir"])),
         "sync:servers": fleet.servers,
         "sync:sshPrivateKey": fs.readFileSync(fleet.sshPrivateKeyPath, "utf8"),
-        "sync:iniSecrets": { sync: { secret_key: secret, database_url: `sqlite:////var/sync/${secret.slice(0, 8)}.db` } },
+        "sync:iniSecrets": {
+            sync: { secret_key: secret, database_url: `sqlite:////var/sync/${secret.slice(0, 8)}.db` },
+        },
     };
     if (process.env.SYNC_VERSION) {
         values["sync:version"] = process.env.SYNC_VERSION;
@@ -69,36 +50,6 @@ function localStackConfig(): Record<string, string> {
     return Object.fromEntries(
         Object.entries(values).map(([key, value]) => [key, typeof value === "string" ? value : JSON.stringify(value)]),
     );
-}
-
-async function evaluateProgram(
-    config: Record<string, string>,
-): Promise<{ declared: Declared[]; servers: Record<string, { address: string; version: string; batch: number }> }> {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const pulumi = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
-    const declared: Declared[] = [];
-    pulumi.runtime.setAllConfig(config, ["sync:sshPrivateKey", "sync:iniSecrets"]);
-    await pulumi.runtime.setMocks(
-        {
-            newResource(args) {
-                declared.push({ type: args.type, name: args.name, inputs: unwrapSecrets(args.inputs) as Record<string, unknown> });
-                return { id: `${args.name}-id`, state: { ...args.inputs, stdout: "", stderr: "" } };
-            },
-            call(args) {
-                return args.inputs;
-            },
-        },
-        "sync",
-        "local",
-        false,
-    );
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const program = require(path.join(REPO, "index"));
-    const servers = await new Promise<Record<string, { address: string; version: string; batch: number }>>((resolve) =>
-        pulumi.output(program.servers).apply((value) => resolve(value as never)),
-    );
-    await pulumi.runtime.disconnect();
-    return { declared, servers };
 }
 
 function sshArgs(connection: Connection, knownHosts: string, keyFile: string): string[] {
@@ -140,8 +91,11 @@ async function upload(connection: Connection, source: string, remotePath: string
     const quoted = `'${remotePath.replace(/'/g, `'\\''`)}'`;
     if (fs.statSync(source).isDirectory()) {
         const tar = await new Promise<Buffer>((resolve, reject) =>
-            execFile("tar", ["-C", source, "-cf", "-", "."], { encoding: "buffer", maxBuffer: 512 * 1024 * 1024 }, (e, out) =>
-                e ? reject(e) : resolve(out),
+            execFile(
+                "tar",
+                ["-C", source, "-cf", "-", "."],
+                { encoding: "buffer", maxBuffer: 512 * 1024 * 1024 },
+                (e, out) => (e ? reject(e) : resolve(out)),
             ),
         );
         await ssh(connection, `mkdir -p ${quoted} && tar -C ${quoted} -xf -`, tar, scratch);
@@ -177,7 +131,12 @@ async function rollOutServer(name: string, declared: Declared[], scratch: string
 async function main(): Promise<void> {
     const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "sync-local-rollout-"));
     try {
-        const { declared, servers } = await evaluateProgram(localStackConfig());
+        const { declared, outputs } = await evaluateProgram(
+            localStackConfig(),
+            ["sync:sshPrivateKey", "sync:iniSecrets"],
+            "local",
+        );
+        const servers = outputs.servers as Record<string, { address: string; version: string; batch: number }>;
         const batches = new Map<number, string[]>();
         for (const [name, report] of Object.entries(servers)) {
             batches.set(report.batch, [...(batches.get(report.batch) ?? []), name]);
@@ -189,10 +148,14 @@ async function main(): Promise<void> {
         }
         console.log("server\taddress\tshould serve\tserves");
         for (const [name, report] of Object.entries(servers)) {
-            const connection = declared.find((d) => d.name === `sync-${name}-release-install`)?.inputs.connection as Connection;
-            const served = await ssh(connection, "curl -fsS --max-time 5 http://127.0.0.1/__version__", "", scratch).catch(
-                (error: Error) => `error: ${error.message}`,
-            );
+            const connection = declared.find((d) => d.name === `sync-${name}-release-install`)?.inputs
+                .connection as Connection;
+            const served = await ssh(
+                connection,
+                "curl -fsS --max-time 5 http://127.0.0.1/__version__",
+                "",
+                scratch,
+            ).catch((error: Error) => `error: ${error.message}`);
             console.log(`${name}\t${report.address}\t${report.version}\t${served}`);
         }
     } finally {
