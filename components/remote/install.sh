@@ -50,7 +50,10 @@ else
     # killed build is simply rebuilt by the next deploy.
     step venv "$version"
     rm -rf "$release"
-    "$python" -m venv "$release" 9>&-
+    if ! "$python" -m venv "$release" >&2 9>&-; then
+        rm -rf "$release"
+        die "$python could not create the virtualenv for $version (python3-venv missing?); host unchanged"
+    fi
 
     step pip "$version"
     if ! PIP_NO_INDEX=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 \
@@ -63,7 +66,7 @@ else
         rm -rf "$release"
         die "the sdist installed as version '$installed', expected $version; host unchanged"
     fi
-    if ! (cd / && SYNC_INI=/dev/null "$release/bin/python" -c 'import weave.server.wsgi' >&2 9>&-); then
+    if ! (cd / && env SYNC_INI=/dev/null "$release/bin/python" -c 'import weave.server.wsgi' >&2 9>&-); then
         rm -rf "$release"
         die "$version fails to import weave.server.wsgi; host unchanged"
     fi
@@ -82,6 +85,11 @@ if [[ $before == "$version" ]]; then
     fi
     step finished "$version (no change)"
     exit 0
+fi
+
+# A broken Apache config (anyone's) would make the reload fail after the switch: refuse first.
+if ! apache2ctl -t >/dev/null 2>&1; then
+    die "Apache config test failed; not switching to $version: $(apache2ctl -t 2>&1 | tail -n 3)"
 fi
 
 step switch "${before:-none} -> $version"

@@ -79,7 +79,8 @@ preflight() {
     local python
     python=$(wsgi_python) || die "preflight: cannot tell which Python $MOD_WSGI was built for"
     [[ -x $python ]] || die "preflight: mod_wsgi is built for $python, which is not installed"
-    "$python" -c 'import ensurepip, venv' 2>/dev/null ||
+    # -I: isolated, like the `-Im ensurepip` venv runs; a plain -c would also search the cwd.
+    "$python" -I -c 'import ensurepip, venv' 2>/dev/null ||
         die "preflight: $python cannot create virtualenvs (apt-get install python3-venv)"
 }
 

@@ -1,0 +1,340 @@
+// Fleet tier helpers: real SSH to the local fleet (pinned host keys), the exact command lines the
+// stack renders, uploads as the connection user, and reads of state on the hosts themselves.
+// Only the fleet hosts (198.18.0.x, from /run/sync-fleet/config.json) are ever contacted.
+import { execFile, spawn, ChildProcess } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as http from "http";
+import * as os from "os";
+import * as path from "path";
+import { loadReleaseArtifact, ReleaseArtifact } from "../../components/artifacts";
+import { renderInstallCommand } from "../../components/releaseInstall";
+import { renderRemoteCommand } from "../../components/remoteCommand";
+
+jest.setTimeout(900_000);
+
+export const REPO = path.resolve(__dirname, "../..");
+export const FLEET_STATE = process.env.SYNC_FLEET_STATE ?? "/run/sync-fleet";
+export const INCOMING = "/var/sync/dist/incoming";
+
+export interface FleetServer {
+    name: string;
+    host: string;
+    port: number;
+    user: string;
+    hostKey: string;
+}
+export interface FleetConfig {
+    servers: FleetServer[];
+    sshPrivateKeyPath: string;
+    knownHostsPath: string;
+}
+
+/** The running fleet; throws (never skips) when it is not up. */
+export function loadFleet(): FleetConfig {
+    const file = path.join(FLEET_STATE, "config.json");
+    if (!fs.existsSync(file)) {
+        throw new Error(`fleet tier: ${file} is missing; start the fleet first: scripts/fleet.sh start 3`);
+    }
+    const config = JSON.parse(fs.readFileSync(file, "utf8")) as FleetConfig;
+    if (config.servers.length < 3) {
+        throw new Error(`fleet tier needs 3 hosts, the running fleet has ${config.servers.length}`);
+    }
+    for (const s of config.servers) {
+        if (!/^198\.18\.0\.\d+$/.test(s.host)) {
+            throw new Error(`refusing to talk to ${s.host}: not a fleet address`);
+        }
+    }
+    return config;
+}
+
+export interface RunResult {
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    stdout: string;
+    stderr: string;
+}
+
+/** Run a local program (argument array, no shell), feeding stdin, collecting output. */
+export function run(
+    file: string,
+    args: string[],
+    options: { stdin?: string | Buffer; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunResult> {
+    return new Promise((resolve, reject) => {
+        const child = execFile(
+            file,
+            args,
+            {
+                maxBuffer: 64 * 1024 * 1024,
+                timeout: options.timeoutMs ?? 600_000,
+                env: options.env ?? process.env,
+                encoding: "utf8",
+            },
+            (error, stdout, stderr) => {
+                const code = error
+                    ? typeof (error as NodeJS.ErrnoException).code === "number"
+                        ? (error as unknown as { code: number }).code
+                        : null
+                    : 0;
+                if (error && code === null && !(error as { signal?: string }).signal) {
+                    reject(error);
+                    return;
+                }
+                resolve({
+                    code,
+                    signal: (error as { signal?: NodeJS.Signals } | null)?.signal ?? null,
+                    stdout,
+                    stderr,
+                });
+            },
+        );
+        child.stdin?.on("error", () => undefined);
+        child.stdin?.end(options.stdin ?? "");
+    });
+}
+
+/** Build the sample releases once per run (build-releases.sh caches by source hash). */
+let releasesDir: string | undefined;
+export async function buildReleases(): Promise<string> {
+    if (releasesDir) {
+        return releasesDir;
+    }
+    const dir = path.join(os.tmpdir(), `sync-fleet-releases-${process.getuid?.() ?? 0}`);
+    const r = await run(path.join(REPO, "scripts/build-releases.sh"), [dir], { timeoutMs: 600_000 });
+    if (r.code !== 0) {
+        throw new Error(`build-releases.sh failed (${r.code}): ${r.stderr}`);
+    }
+    releasesDir = dir;
+    return dir;
+}
+
+export function release(dir: string, version: string): ReleaseArtifact {
+    return loadReleaseArtifact(dir, version);
+}
+/** A broken variant: sdist from broken/, wheelhouse from the main dir. */
+export function brokenRelease(dir: string, version: string): ReleaseArtifact {
+    const good = loadReleaseArtifact(dir, "1.1.4");
+    const b = loadReleaseArtifact(path.join(dir, "broken"), version);
+    return { ...b, wheelhousePath: good.wheelhousePath, wheelhouseManifest: good.wheelhouseManifest };
+}
+
+export class Host {
+    constructor(
+        readonly server: FleetServer,
+        readonly fleet: FleetConfig,
+        readonly knownHosts: string = fleet.knownHostsPath,
+    ) {}
+
+    get name(): string {
+        return this.server.name;
+    }
+
+    sshArgs(): string[] {
+        return [
+            "-F",
+            "/dev/null",
+            "-i",
+            this.fleet.sshPrivateKeyPath,
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            `UserKnownHostsFile=${this.knownHosts}`,
+            "-o",
+            "ConnectTimeout=5",
+            "-o",
+            "LogLevel=ERROR",
+            "-p",
+            String(this.server.port),
+            `${this.server.user}@${this.server.host}`,
+        ];
+    }
+
+    /** One remote command line (as ssh sends it), with stdin. */
+    ssh(command: string, options: { stdin?: string | Buffer; timeoutMs?: number } = {}): Promise<RunResult> {
+        return run("ssh", [...this.sshArgs(), command], options);
+    }
+
+    /** Same, but must succeed; returns stdout. */
+    async sh(command: string, stdin?: string | Buffer): Promise<string> {
+        const r = await this.ssh(command, { stdin });
+        if (r.code !== 0) {
+            throw new Error(`${this.name}: '${command}' exited ${r.code}: ${r.stderr}`);
+        }
+        return r.stdout;
+    }
+
+    /** Start a remote command without waiting (for kill/lock/load scenarios). */
+    spawnSsh(command: string, stdin = ""): ChildProcess {
+        const child = spawn("ssh", [...this.sshArgs(), command], { stdio: ["pipe", "pipe", "pipe"] });
+        child.stdin.end(stdin);
+        return child;
+    }
+
+    /** Upload a file as the connection user (ssh + cat, like an SFTP put). */
+    async upload(localFile: string, remotePath: string): Promise<void> {
+        const r = await this.ssh(`mkdir -p '${path.posix.dirname(remotePath)}' && cat > '${remotePath}'`, {
+            stdin: fs.readFileSync(localFile),
+        });
+        if (r.code !== 0) {
+            throw new Error(`${this.name}: upload to ${remotePath} failed: ${r.stderr}`);
+        }
+        const local = (await run("sha256sum", [localFile])).stdout.split(" ")[0];
+        const remote = (await this.sh(`sha256sum '${remotePath}'`)).split(" ")[0];
+        if (local !== remote) {
+            throw new Error(`${this.name}: upload of ${localFile} arrived corrupted`);
+        }
+    }
+
+    /** What ReleaseInstall uploads: the sdist + the wheelhouse files. */
+    async uploadRelease(r: ReleaseArtifact, sdistPath = r.sdistPath): Promise<void> {
+        await this.upload(sdistPath, `${INCOMING}/WeaveServer-${r.version}.tar.gz`);
+        if (r.wheelhousePath) {
+            for (const f of fs.readdirSync(r.wheelhousePath)) {
+                await this.upload(path.join(r.wheelhousePath, f), `${INCOMING}/wheelhouse-${r.version}/${f}`);
+            }
+        }
+    }
+
+    runtime(): Promise<RunResult> {
+        return this.ssh(
+            renderRemoteCommand("runtime", [this.server.user, "2", "15"], {
+                user: this.server.user,
+                timeoutSeconds: 300,
+            }),
+        );
+    }
+
+    ini(content: string): Promise<RunResult> {
+        return this.ssh(renderRemoteCommand("ini", [], { user: this.server.user, timeoutSeconds: 300 }), {
+            stdin: content,
+        });
+    }
+
+    /** The stack's install command; `prefix` is prepended (e.g. `SYNC_LOCK_WAIT=2`). */
+    install(r: ReleaseArtifact, keep = 5, prefix = ""): Promise<RunResult> {
+        const cmd = renderInstallCommand(r, keep, this.server.user, 600);
+        return this.ssh(prefix ? `${prefix} ${cmd}` : cmd, { stdin: r.wheelhouseManifest });
+    }
+
+    async readlink(p: string): Promise<string> {
+        const r = await this.ssh(`readlink '${p}'`);
+        return r.code === 0 ? r.stdout.trim() : "";
+    }
+    async exists(p: string): Promise<boolean> {
+        return (await this.ssh(`test -e '${p}'`)).code === 0;
+    }
+    async stat(p: string, format = "%a:%U:%G"): Promise<string> {
+        return (await this.sh(`stat -c '${format}' '${p}'`)).trim();
+    }
+    async events(): Promise<string[]> {
+        const r = await this.ssh("cat /var/sync/events.log");
+        return r.code === 0 ? r.stdout.split("\n").filter(Boolean) : [];
+    }
+    /** Events appended after a given count, as "<step> <detail>". */
+    async eventsSince(count: number): Promise<string[]> {
+        return (await this.events()).slice(count).map((l) => l.split(" ").slice(1).join(" "));
+    }
+    async daemonPids(): Promise<number[]> {
+        const out = (await this.ssh(`pgrep -u sync -f '^\\(wsgi:sync\\)'`)).stdout;
+        return out.split("\n").filter(Boolean).map(Number).sort();
+    }
+    async releases(): Promise<string[]> {
+        return (await this.sh("ls -1 /var/sync/releases")).split("\n").filter(Boolean).sort();
+    }
+
+    /** HTTP GET from the root namespace straight to the host's port 80. */
+    get(urlPath: string, port = 80, timeoutMs = 15_000): Promise<HttpAnswer> {
+        return httpGet(this.server.host, port, urlPath, timeoutMs);
+    }
+
+    /** Served version; "" if the host doesn't answer 200. */
+    async servedVersion(): Promise<string> {
+        try {
+            const a = await this.get("/__version__");
+            return a.status === 200 ? a.body : `HTTP ${a.status}`;
+        } catch (e) {
+            return `error ${(e as Error).message}`;
+        }
+    }
+
+    /** `scripts/fleet.sh exec NAME CMD...` (inside the host's namespaces, as root). */
+    exec(args: string[]): Promise<RunResult> {
+        return run(path.join(REPO, "scripts/fleet.sh"), ["exec", this.name, ...args]);
+    }
+}
+
+export interface HttpAnswer {
+    status: number;
+    headers: http.IncomingHttpHeaders;
+    body: string;
+}
+
+export function httpGet(
+    host: string,
+    port: number,
+    urlPath: string,
+    timeoutMs: number,
+    agent?: http.Agent,
+): Promise<HttpAnswer> {
+    if (!/^198\.18\.0\.\d+$/.test(host) && host !== "127.0.0.1") {
+        return Promise.reject(new Error(`refusing to send traffic to ${host}`));
+    }
+    return new Promise((resolve, reject) => {
+        const req = http.get({ host, port, path: urlPath, timeout: timeoutMs, agent: agent ?? false }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (c: Buffer) => chunks.push(c));
+            res.on("end", () =>
+                resolve({
+                    status: res.statusCode ?? 0,
+                    headers: res.headers,
+                    body: Buffer.concat(chunks).toString("utf8"),
+                }),
+            );
+            res.on("error", reject);
+        });
+        req.on("timeout", () => req.destroy(new Error("timeout")));
+        req.on("error", reject);
+    });
+}
+
+export function hosts(): Host[] {
+    const fleet = loadFleet();
+    return fleet.servers.map((s) => new Host(s, fleet));
+}
+
+export const INI_1 = "[sync]\ndatabase_url = sqlite:////var/sync/db.sqlite\nsecret_key = fleet-secret-1\n";
+
+/** Put a host in a known serving state: runtime + ini + install of `version` (idempotent). */
+export async function bootstrap(host: Host, dir: string, version: string): Promise<void> {
+    const steps: [string, RunResult][] = [];
+    steps.push(["runtime", await host.runtime()]);
+    steps.push(["ini", await host.ini(INI_1)]);
+    const r = release(dir, version);
+    await host.uploadRelease(r);
+    steps.push(["install", await host.install(r)]);
+    for (const [name, res] of steps) {
+        if (res.code !== 0) {
+            throw new Error(`${host.name}: bootstrap ${name} failed (${res.code}): ${res.stderr}`);
+        }
+    }
+    if ((await host.servedVersion()) !== version) {
+        throw new Error(`${host.name}: bootstrap: host does not serve ${version}`);
+    }
+}
+
+/** The sha256 the app computes over what configparser read (README "Canonical JSON"). */
+export function iniSha256(sections: Record<string, Record<string, string>>): string {
+    const sorted: Record<string, Record<string, string>> = {};
+    for (const s of Object.keys(sections).sort()) {
+        sorted[s] = {};
+        for (const k of Object.keys(sections[s]).sort()) {
+            sorted[s][k] = sections[s][k];
+        }
+    }
+    return crypto.createHash("sha256").update(JSON.stringify(sorted), "utf8").digest("hex");
+}

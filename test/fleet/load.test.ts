@@ -1,0 +1,172 @@
+// Zero dropped requests under constant load during upgrade and rollback (case 6), and a draining
+// old daemon importing a module after the switch gets the old release's code (case 7). sync-3.
+import * as fs from "fs";
+import * as http from "http";
+import * as path from "path";
+import { bootstrap, buildReleases, Host, hosts, httpGet, release, REPO, run } from "./hostHarness";
+
+let dir: string;
+let h: Host;
+const figures: Record<string, unknown> = {};
+
+interface LoadResult {
+    total: number;
+    ok: number;
+    failed: number;
+    errors: Record<string, number>;
+    versions: Record<string, number>;
+}
+
+/**
+ * Hit one fleet host with `concurrency` loops of GET /__version__ until `done()` is true and at
+ * least `minRequests` were made; hard-bounded by `maxMs` and `maxRequests`.
+ */
+async function load(
+    host: string,
+    port: number,
+    during: Promise<unknown>,
+    minRequests = 2000,
+    maxMs = 120_000,
+    maxRequests = 200_000,
+    concurrency = 4,
+): Promise<LoadResult> {
+    const res: LoadResult = { total: 0, ok: 0, failed: 0, errors: {}, versions: {} };
+    let finished = false;
+    during.then(
+        () => (finished = true),
+        () => (finished = true),
+    );
+    const t0 = Date.now();
+    const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+    const loop = async (): Promise<void> => {
+        while ((!finished || res.total < minRequests) && Date.now() - t0 < maxMs && res.total < maxRequests) {
+            res.total++;
+            try {
+                const a = await httpGet(host, port, "/__version__", 30_000, agent);
+                if (a.status === 200) {
+                    res.ok++;
+                    res.versions[a.body] = (res.versions[a.body] ?? 0) + 1;
+                } else {
+                    res.failed++;
+                    res.errors[`HTTP ${a.status}`] = (res.errors[`HTTP ${a.status}`] ?? 0) + 1;
+                }
+            } catch (e) {
+                res.failed++;
+                const k = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+                res.errors[k] = (res.errors[k] ?? 0) + 1;
+            }
+        }
+    };
+    await Promise.all(Array.from({ length: concurrency }, loop));
+    agent.destroy();
+    return res;
+}
+
+beforeAll(async () => {
+    h = hosts()[2];
+    dir = await buildReleases();
+    await bootstrap(h, dir, "1.1.4");
+    await h.uploadRelease(release(dir, "1.1.5"));
+});
+
+afterAll(() => {
+    console.log(`load figures on sync-3: ${JSON.stringify(figures)}`);
+});
+
+describe("sync-3 under constant load", () => {
+    test.each([
+        ["upgrade", "1.1.5"],
+        ["rollback", "1.1.4"],
+    ])("%s to %s: 0 failed requests", async (phase, v) => {
+        const before = await h.servedVersion();
+        expect(before).not.toBe(v);
+        const t0 = Date.now();
+        // start the load first, then the install
+        let resolveDeploy: (x: unknown) => void = () => undefined;
+        const deployDone = new Promise((r) => (resolveDeploy = r));
+        const loadP = load(h.server.host, 80, deployDone);
+        await new Promise((r) => setTimeout(r, 300));
+        const inst = await h.install(release(dir, v));
+        const installSeconds = (Date.now() - t0) / 1000;
+        resolveDeploy(null);
+        const result = await loadP;
+        figures[phase] = { installSeconds, ...result };
+        expect(inst.code).toBe(0);
+        expect(await h.readlink("/var/sync/current")).toBe(`releases/${v}`);
+        expect(result.total).toBeGreaterThanOrEqual(2000);
+        // both versions were seen: the load really spanned the switch
+        expect(Object.keys(result.versions).sort()).toEqual([before, v].sort());
+        expect(result.errors).toEqual({});
+        expect(result.failed).toBe(0);
+    });
+
+    test("case 7: a draining old daemon imports a late module from the old release", async () => {
+        // 1.1.4 serves; its daemons have not imported weave.server.late yet (fresh after the rollback).
+        expect(await h.servedVersion()).toBe("1.1.4");
+        const slow = Promise.all([0, 1, 2, 3].map(() => httpGet(h.server.host, 80, "/slow?ms=3000", 60_000)));
+        await new Promise((r) => setTimeout(r, 500));
+        const inst = await h.install(release(dir, "1.1.5")); // a swap: switches well within 3 s
+        expect(inst.code).toBe(0);
+        const answers = await slow;
+        const switchedAt = (await h.events()).filter((l) => l.includes(" switch 1.1.4 -> 1.1.5")).length;
+        expect(switchedAt).toBeGreaterThan(0);
+        figures.case7 = answers.map((a) => `${a.status} ${a.body} fresh=${a.headers["x-weave-late-fresh"] ?? ""}`);
+        for (const a of answers) {
+            expect(a.status).toBe(200);
+            expect(a.body).toBe("version=1.1.4 late=1.1.4");
+        }
+        // at least one imported the module for the first time after the switch
+        expect(answers.some((a) => a.headers["x-weave-late-fresh"] === "1")).toBe(true);
+        expect(await h.servedVersion()).toBe("1.1.5");
+        const fresh = await httpGet(h.server.host, 80, "/slow?ms=0", 10_000);
+        expect(fresh.body).toBe("version=1.1.5 late=1.1.5");
+    });
+
+    test("the old process (scripts/old-deploy.sh) under the same load: failures measured", async () => {
+        const script = path.join(REPO, "scripts/old-deploy.sh");
+        expect(fs.existsSync(script)).toBe(true);
+        const f = h.fleet;
+        const sshCmd = `ssh -F /dev/null -i ${f.sshPrivateKeyPath} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=${f.knownHostsPath} root@${h.server.host}`;
+        const oldDeploy = (v: string, init: boolean) =>
+            run(script, [
+                "--ssh",
+                sshCmd,
+                "--tarball",
+                path.join(dir, `WeaveServer-${v}.tar.gz`),
+                "--wheelhouse",
+                path.join(dir, "wheelhouse"),
+                ...(init ? ["--init-apache", "8080"] : []),
+            ]);
+        try {
+            const init = await oldDeploy("1.1.4", true);
+            expect(init.code).toBe(0);
+            let ready = "";
+            for (let i = 0; i < 50 && ready !== "1.1.4"; i++) {
+                ready = await httpGet(h.server.host, 8080, "/__version__", 5000).then(
+                    (a) => a.body,
+                    () => "",
+                );
+                if (ready !== "1.1.4") await new Promise((r) => setTimeout(r, 200));
+            }
+            expect(ready).toBe("1.1.4");
+            const t0 = Date.now();
+            let resolveDeploy: (x: unknown) => void = () => undefined;
+            const deployDone = new Promise((r) => (resolveDeploy = r));
+            const loadP = load(h.server.host, 8080, deployDone);
+            await new Promise((r) => setTimeout(r, 300));
+            const up = await oldDeploy("1.1.5", false);
+            const seconds = (Date.now() - t0) / 1000;
+            resolveDeploy(null);
+            const result = await loadP;
+            figures.oldDeploy = { seconds, ...result };
+            expect(up.code).toBe(0);
+            expect(result.total).toBeGreaterThanOrEqual(2000);
+            expect(result.ok + result.failed).toBe(result.total);
+        } finally {
+            // restore: drop the old site, keep ours serving
+            await h.ssh("a2dissite -q sync-old; rm -f /etc/apache2/sites-available/sync-old.conf; apache2ctl graceful");
+        }
+        await new Promise((r) => setTimeout(r, 2000));
+        expect(await h.servedVersion()).toBe("1.1.5");
+    });
+});
