@@ -8,7 +8,9 @@
 [[ -n ${SYNC_ROOT:-} ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 require_root
-getent group "$SYNC_USER" >/dev/null || die "group $SYNC_USER is missing; the runtime directory step must run first"
+if [[ ! -d $SYNC_ROOT ]] || ! getent group "$SYNC_USER" >/dev/null; then
+    die "$SYNC_ROOT or group $SYNC_USER is missing; the runtime directory step must run first"
+fi
 take_lock
 SYNC_STEP=ini
 
@@ -48,11 +50,12 @@ if [[ -z $version ]] || ! site_enabled; then
 fi
 
 step reload "settings changed"
-reload_app
-if ! wait_serving "$version"; then
+reloaded=yes
+reload_app || reloaded=""
+if [[ -z $reloaded ]] || ! wait_serving "$version"; then
     if [[ -n $backup ]]; then
         mv -f "$backup" "$SYNC_INI"
-        reload_app
+        reload_app || log "reloading with the restored settings failed"
     fi
     die "$version is unhealthy with the new settings; restored the previous $SYNC_INI"
 fi

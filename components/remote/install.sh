@@ -48,16 +48,18 @@ else
 
     # Built at its final path (venvs aren't relocatable); `.complete` is written last, so a
     # killed build is simply rebuilt by the next deploy.
+    pip_dir=$(shared_pip "$python")
+
     step venv "$version"
     rm -rf "$release"
-    if ! "$python" -m venv "$release" >&2 9>&-; then
+    if ! "$python" -m venv --without-pip "$release" >&2 9>&-; then
         rm -rf "$release"
         die "$python could not create the virtualenv for $version (python3-venv missing?); host unchanged"
     fi
 
     step pip "$version"
     if ! PIP_NO_INDEX=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 \
-        "$release/bin/pip" install --quiet --no-index --find-links "$wheelhouse" "$sdist" >&2 9>&-; then
+        "$release/bin/python" "$pip_dir/pip" install --quiet --no-index --find-links "$wheelhouse" "$sdist" >&2 9>&-; then
         rm -rf "$release"
         die "pip could not install $version offline (missing dependency in its wheelhouse?); host unchanged"
     fi
@@ -80,7 +82,7 @@ if [[ $before == "$version" ]]; then
     step check "$version is already current"
     if ! wait_serving "$version"; then
         # e.g. a deploy killed mid-reload: current is right, some daemons are not
-        reload_app
+        reload_app || true
         wait_serving "$version" || die "host does not serve $version although current points at it"
     fi
     step finished "$version (no change)"
@@ -103,14 +105,15 @@ if ! site_enabled; then
 fi
 
 step reload "$version"
-reload_app
+reloaded=yes
+reload_app || reloaded=""
 
 step health "$version"
-if ! wait_serving "$version"; then
+if [[ -z $reloaded ]] || ! wait_serving "$version"; then
     if [[ -n $before ]]; then
         step rollback "$version -> $before"
         point_link current "$before"
-        reload_app
+        reload_app || log "reloading $before after switching back failed"
         wait_serving "$before" || log "previous release $before is not healthy either"
         die "$version failed its health check; switched back to $before"
     fi
@@ -127,8 +130,9 @@ if [[ -n $before ]]; then
 fi
 
 step prune "keep $keep"
-# PEP 440 order (1.10 > 1.9) from the packaging copy that ships inside the release's pip.
-"$SYNC_ROOT/releases/$version/bin/python" - "$SYNC_ROOT/releases" "$keep" "$version" "$before" 9>&- <<'PY' |
+# PEP 440 order (1.10 > 1.9) from the packaging copy vendored in the shared pip.
+pip_dir=$(shared_pip "$(wsgi_python)")
+PYTHONPATH=$pip_dir "$SYNC_ROOT/releases/$version/bin/python" - "$SYNC_ROOT/releases" "$keep" "$version" "$before" 9>&- <<'PY' |
 import os
 import sys
 

@@ -121,9 +121,12 @@ wsgi_daemon_pids() {
 # mid-request, so each daemon gets SIGUSR1 instead: it stops taking requests, finishes the ones in
 # flight (up to graceful-timeout) and exits; Apache starts a fresh one that loads the release
 # `current` points at, while new requests wait on the daemon socket. One daemon at a time, so the
-# others keep serving.
+# others keep serving. Returns non-zero (never exits) so callers can switch back.
 reload_app() {
-    apache2ctl -t >/dev/null 2>&1 || die "Apache config test failed; not reloading: $(apache2ctl -t 2>&1 | tail -n 3)"
+    if ! apache2ctl -t >/dev/null 2>&1; then
+        log "Apache config test failed; not reloading: $(apache2ctl -t 2>&1 | tail -n 3)"
+        return 1
+    fi
     if ! apache_running; then
         apache2ctl start
         return
@@ -141,9 +144,30 @@ reload_app() {
             sleep 0.1
             waited=$((waited + 1))
             # graceful-timeout (30 s) plus margin, in tenths of a second
-            [[ $waited -lt 400 ]] || die "wsgi daemon $pid did not restart within 40s"
+            if [[ $waited -ge 400 ]]; then
+                log "wsgi daemon $pid did not restart within 40s"
+                return 1
+            fi
         done
     done
+}
+
+# Debian's python3-venv ships pip as a wheel. Unpacked once per host (under the lock) and shared by
+# every release: a venv made --without-pip takes milliseconds, while seeding pip into each one
+# (ensurepip) takes seconds. Prints the directory to run as `python <dir>/pip`.
+shared_pip() {
+    local python=$1 wheels dir
+    wheels=(/usr/share/python-wheels/pip-*.whl)
+    [[ ${#wheels[@]} -gt 0 ]] || die "preflight: no pip wheel in /usr/share/python-wheels (apt-get install python3-venv)"
+    dir="$SYNC_ROOT/tools/$(basename "${wheels[-1]}" .whl)"
+    if [[ ! -f $dir/.complete ]]; then
+        rm -rf "$dir"
+        mkdir -p "$dir"
+        "$python" -I -m zipfile -e "${wheels[-1]}" "$dir" 9>&-
+        "$python" -I -m compileall -q "$dir" >/dev/null 9>&- || true
+        touch "$dir/.complete"
+    fi
+    printf '%s\n' "$dir"
 }
 
 http_get() {

@@ -11,7 +11,10 @@ import { loadReleaseArtifact, ReleaseArtifact } from "../../components/artifacts
 import { renderInstallCommand } from "../../components/releaseInstall";
 import { renderRemoteCommand } from "../../components/remoteCommand";
 
-jest.setTimeout(900_000);
+// Also imported by the benchmarks, outside jest.
+if (typeof jest !== "undefined") {
+    jest.setTimeout(900_000);
+}
 
 export const REPO = path.resolve(__dirname, "../..");
 export const FLEET_STATE = process.env.SYNC_FLEET_STATE ?? "/run/sync-fleet";
@@ -337,4 +340,57 @@ export function iniSha256(sections: Record<string, Record<string, string>>): str
         }
     }
     return crypto.createHash("sha256").update(JSON.stringify(sorted), "utf8").digest("hex");
+}
+
+export interface LoadResult {
+    total: number;
+    ok: number;
+    failed: number;
+    errors: Record<string, number>;
+    versions: Record<string, number>;
+}
+
+/**
+ * Hit one fleet host with `concurrency` loops of GET /__version__ until `done()` is true and at
+ * least `minRequests` were made; hard-bounded by `maxMs` and `maxRequests`.
+ */
+export async function load(
+    host: string,
+    port: number,
+    during: Promise<unknown>,
+    minRequests = 2000,
+    maxMs = 120_000,
+    maxRequests = 200_000,
+    concurrency = 4,
+): Promise<LoadResult> {
+    const res: LoadResult = { total: 0, ok: 0, failed: 0, errors: {}, versions: {} };
+    let finished = false;
+    during.then(
+        () => (finished = true),
+        () => (finished = true),
+    );
+    const t0 = Date.now();
+    const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+    const loop = async (): Promise<void> => {
+        while ((!finished || res.total < minRequests) && Date.now() - t0 < maxMs && res.total < maxRequests) {
+            res.total++;
+            try {
+                const a = await httpGet(host, port, "/__version__", 30_000, agent);
+                if (a.status === 200) {
+                    res.ok++;
+                    res.versions[a.body] = (res.versions[a.body] ?? 0) + 1;
+                } else {
+                    res.failed++;
+                    res.errors[`HTTP ${a.status}`] = (res.errors[`HTTP ${a.status}`] ?? 0) + 1;
+                }
+            } catch (e) {
+                res.failed++;
+                const k = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+                res.errors[k] = (res.errors[k] ?? 0) + 1;
+            }
+        }
+    };
+    await Promise.all(Array.from({ length: concurrency }, loop));
+    agent.destroy();
+    return res;
 }

@@ -1,66 +1,12 @@
 // Zero dropped requests under constant load during upgrade and rollback (case 6), and a draining
 // old daemon importing a module after the switch gets the old release's code (case 7). sync-3.
 import * as fs from "fs";
-import * as http from "http";
 import * as path from "path";
-import { bootstrap, buildReleases, Host, hosts, httpGet, release, REPO, run } from "./hostHarness";
+import { bootstrap, buildReleases, Host, hosts, httpGet, load, release, REPO, run } from "./hostHarness";
 
 let dir: string;
 let h: Host;
 const figures: Record<string, unknown> = {};
-
-interface LoadResult {
-    total: number;
-    ok: number;
-    failed: number;
-    errors: Record<string, number>;
-    versions: Record<string, number>;
-}
-
-/**
- * Hit one fleet host with `concurrency` loops of GET /__version__ until `done()` is true and at
- * least `minRequests` were made; hard-bounded by `maxMs` and `maxRequests`.
- */
-async function load(
-    host: string,
-    port: number,
-    during: Promise<unknown>,
-    minRequests = 2000,
-    maxMs = 120_000,
-    maxRequests = 200_000,
-    concurrency = 4,
-): Promise<LoadResult> {
-    const res: LoadResult = { total: 0, ok: 0, failed: 0, errors: {}, versions: {} };
-    let finished = false;
-    during.then(
-        () => (finished = true),
-        () => (finished = true),
-    );
-    const t0 = Date.now();
-    const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-    const loop = async (): Promise<void> => {
-        while ((!finished || res.total < minRequests) && Date.now() - t0 < maxMs && res.total < maxRequests) {
-            res.total++;
-            try {
-                const a = await httpGet(host, port, "/__version__", 30_000, agent);
-                if (a.status === 200) {
-                    res.ok++;
-                    res.versions[a.body] = (res.versions[a.body] ?? 0) + 1;
-                } else {
-                    res.failed++;
-                    res.errors[`HTTP ${a.status}`] = (res.errors[`HTTP ${a.status}`] ?? 0) + 1;
-                }
-            } catch (e) {
-                res.failed++;
-                const k = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-                res.errors[k] = (res.errors[k] ?? 0) + 1;
-            }
-        }
-    };
-    await Promise.all(Array.from({ length: concurrency }, loop));
-    agent.destroy();
-    return res;
-}
 
 beforeAll(async () => {
     h = hosts()[2];

@@ -1,0 +1,166 @@
+// Benchmarks on the local fleet, in one run on the same hosts (README "Benchmarks"):
+//   P1 upgrade of one host (upload + verify + venv + offline install + switch + reload + check)
+//      vs the old process (pip install into the live venv + apachectl restart), medians of N runs,
+//      with our breakdown by step from the host's own event log;
+//   P2 rollback to a kept release (a swap) vs an upgrade;
+//   P4 failed requests under constant load during our upgrade and rollback vs the old process.
+// Needs a running 3-host fleet (scripts/fleet.sh start 3); writes JSON to stdout.
+//   usage: npx ts-node --transpile-only scripts/bench/fleetBench.ts [runs]
+import * as path from "path";
+import { Host, REPO, bootstrap, buildReleases, hosts, load, release, run } from "../../test/fleet/hostHarness";
+
+const UPGRADES = ["1.1.5", "1.9", "1.10", "1.11", "2.0"];
+
+function median(values: number[]): number {
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function round(value: number, digits = 2): number {
+    return Number(value.toFixed(digits));
+}
+
+/** Seconds spent in each step of the last deploy, from "<epoch> <step> <detail>" lines. */
+function stepDurations(lines: string[]): Record<string, number> {
+    const events = lines.map((line) => {
+        const [at, step] = line.split(" ");
+        return { at: Number(at), step };
+    });
+    const durations: Record<string, number> = {};
+    for (let i = 0; i + 1 < events.length; i++) {
+        durations[events[i].step] = (durations[events[i].step] ?? 0) + events[i + 1].at - events[i].at;
+    }
+    return durations;
+}
+
+async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
+    const started = process.hrtime.bigint();
+    const result = await work();
+    return [result, Number(process.hrtime.bigint() - started) / 1e9];
+}
+
+function oldDeploy(host: Host, dir: string, version: string, initPort?: number) {
+    const f = host.fleet;
+    const ssh = `ssh -F /dev/null -i ${f.sshPrivateKeyPath} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=${f.knownHostsPath} root@${host.server.host}`;
+    return run(path.join(REPO, "scripts/old-deploy.sh"), [
+        "--ssh",
+        ssh,
+        "--tarball",
+        path.join(dir, `WeaveServer-${version}.tar.gz`),
+        "--wheelhouse",
+        path.join(dir, "wheelhouse"),
+        ...(initPort ? ["--init-apache", String(initPort)] : []),
+    ]);
+}
+
+async function ours(
+    host: Host,
+    dir: string,
+    version: string,
+): Promise<{ seconds: number; steps: Record<string, number> }> {
+    const r = release(dir, version);
+    const before = (await host.events()).length;
+    const [, uploadSeconds] = await timed(() => host.uploadRelease(r));
+    const [result, installSeconds] = await timed(() => host.install(r, 10));
+    if (result.code !== 0) {
+        throw new Error(`${host.name}: install ${version} failed: ${result.stderr}`);
+    }
+    const steps = { upload: uploadSeconds, ...stepDurations((await host.events()).slice(before)) };
+    return { seconds: uploadSeconds + installSeconds, steps };
+}
+
+async function main(): Promise<void> {
+    const runs = Math.min(Number(process.argv[2] ?? UPGRADES.length), UPGRADES.length);
+    const [a, b, c] = hosts();
+    const dir = await buildReleases();
+    await Promise.all([bootstrap(a, dir, "1.1.4"), bootstrap(c, dir, "1.1.4")]);
+    const init = await oldDeploy(b, dir, "1.1.4", 8080);
+    if (init.code !== 0) {
+        throw new Error(`old-deploy init failed: ${init.stderr}`);
+    }
+
+    // P1: the same upgrades, ours on sync-1 and the old process on sync-2, interleaved.
+    const upgrades: { seconds: number; steps: Record<string, number> }[] = [];
+    const oldRuns: number[] = [];
+    for (const version of UPGRADES.slice(0, runs)) {
+        upgrades.push(await ours(a, dir, version));
+        const [result, seconds] = await timed(() => oldDeploy(b, dir, version));
+        if (result.code !== 0) {
+            throw new Error(`old-deploy ${version} failed: ${result.stderr}`);
+        }
+        oldRuns.push(seconds);
+    }
+    const stepNames = [...new Set(upgrades.flatMap((u) => Object.keys(u.steps)))];
+    const breakdown = Object.fromEntries(
+        stepNames.map((s) => [s, round(median(upgrades.map((u) => u.steps[s] ?? 0)))]),
+    );
+
+    // P2: rollbacks to kept releases, alternating between the last two.
+    const rollbacks: number[] = [];
+    const kept = UPGRADES.slice(0, runs);
+    for (let i = 0; i < runs; i++) {
+        rollbacks.push((await ours(a, dir, kept[(runs - 2 - (i % 2) + kept.length) % kept.length])).seconds);
+    }
+
+    // P4: constant load on sync-3 during our upgrade and rollback, and on sync-2's old site during its upgrade.
+    const underLoad = async (port: number, host: Host, deploy: () => Promise<unknown>) => {
+        let finish: () => void = () => undefined;
+        const deployed = new Promise<void>((resolve) => (finish = resolve));
+        const counting = load(host.server.host, port, deployed);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await deploy();
+        finish();
+        return counting;
+    };
+    const loadUpgrade = await underLoad(80, c, () => ours(c, dir, "1.1.5"));
+    const loadRollback = await underLoad(80, c, () => ours(c, dir, "1.1.4"));
+    const loadOld = await underLoad(8080, b, () => oldDeploy(b, dir, "1.1.4"));
+
+    const p1 = median(upgrades.map((u) => u.seconds));
+    const old = median(oldRuns);
+    const p2 = median(rollbacks);
+    console.log(
+        JSON.stringify(
+            {
+                runs,
+                P1: {
+                    oursMedianSeconds: round(p1),
+                    oldMedianSeconds: round(old),
+                    ratio: round(p1 / old),
+                    goal: 1.2,
+                    breakdownMedianSeconds: breakdown,
+                    oursRuns: upgrades.map((u) => round(u.seconds)),
+                    oldRuns: oldRuns.map((s) => round(s)),
+                },
+                P2: {
+                    rollbackMedianSeconds: round(p2),
+                    upgradeMedianSeconds: round(p1),
+                    ratio: round(p2 / p1),
+                    goal: 0.2,
+                    rollbackRuns: rollbacks.map((s) => round(s)),
+                },
+                P4: {
+                    oursUpgrade: {
+                        requests: loadUpgrade.total,
+                        failed: loadUpgrade.failed,
+                        errors: loadUpgrade.errors,
+                    },
+                    oursRollback: {
+                        requests: loadRollback.total,
+                        failed: loadRollback.failed,
+                        errors: loadRollback.errors,
+                    },
+                    oldProcess: { requests: loadOld.total, failed: loadOld.failed, errors: loadOld.errors },
+                },
+            },
+            null,
+            2,
+        ),
+    );
+}
+
+main().catch((error: Error) => {
+    console.error(error);
+    process.exit(1);
+});

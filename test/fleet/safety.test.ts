@@ -1,0 +1,98 @@
+// Secrets, concurrent readers and bounds on sync-2: a sentinel secret lives only in
+// /etc/sync.ini; readers never see a partial file even under umask 000; a hanging deploy is
+// killed by the command's own timeout.
+import { renderInstallCommand } from "../../components/releaseInstall";
+import { renderRemoteCommand } from "../../components/remoteCommand";
+import { renderSyncIni } from "../../components/syncIni";
+import { INI_1, bootstrap, buildReleases, Host, hosts, release } from "./hostHarness";
+
+const SENTINEL = "S3NT1NEL-fleet-c41f";
+let dir: string;
+let h: Host;
+
+beforeAll(async () => {
+    [, h] = hosts();
+    dir = await buildReleases();
+    await bootstrap(h, dir, "1.1.4");
+});
+
+afterAll(async () => {
+    await h.ini(INI_1);
+});
+
+function settings(marker: number, secret = "fleet-secret-1"): string {
+    return renderSyncIni(
+        { sync: { database_url: "sqlite:////var/sync/db.sqlite", marker: String(marker) } },
+        { sync: { secret_key: secret } },
+    );
+}
+
+test("case 8: the sentinel secret is in /etc/sync.ini and nowhere else on the host, nor in ps", async () => {
+    // Watch every process's command line on the host while the settings are written.
+    const watcher = h.spawnSsh("for i in $(seq 1 400); do ps -eo args= ; sleep 0.01; done > /root/ps-watch.txt 2>&1");
+    const watched = new Promise((resolve) => watcher.on("exit", resolve));
+    const write = await h.ini(settings(1, SENTINEL));
+    expect(write.code).toBe(0);
+    expect(write.stdout + write.stderr).not.toContain(SENTINEL);
+    await watched;
+    expect((await h.get("/__heartbeat__")).status).toBe(200);
+    expect(await h.sh("grep -c S3NT1NEL-fleet-c41f /etc/sync.ini")).toBe("1\n");
+    const psLog = await h.sh("cat /root/ps-watch.txt; rm -f /root/ps-watch.txt");
+    expect(psLog).toContain("sync-ini"); // the watcher did see the write running
+    expect(psLog).not.toContain(SENTINEL);
+    // Every file on the host except the ini itself (and the ps capture, already removed).
+    const found = await h.ssh(
+        `grep -rlsF --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev -e ${SENTINEL} / | grep -vx /etc/sync.ini || true`,
+        { timeoutMs: 300_000 },
+    );
+    expect(found.code).toBe(0);
+    expect(found.stdout.trim()).toBe("");
+});
+
+test("case 9: readers during ini writes under umask 000 never see an empty or partial file; mode stays 0640", async () => {
+    // A reader on the host checks every read: non-empty, ends with its last key, mode 640 root:sync.
+    const reader = h.spawnSsh(
+        [
+            "bad=0; reads=0; end=$((SECONDS + 25));",
+            "while ((SECONDS < end)); do",
+            "  content=$(cat /etc/sync.ini); mode=$(stat -c %a:%U:%G /etc/sync.ini);",
+            "  reads=$((reads + 1));",
+            '  if [[ -z $content || $content != *"secret_key = "* || $mode != 640:root:sync ]]; then bad=$((bad + 1)); fi;',
+            "  [[ -f /root/ini-stop ]] && break;",
+            'done; rm -f /root/ini-stop; echo "$reads $bad"',
+        ].join(" "),
+    );
+    let output = "";
+    reader.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const done = new Promise((resolve) => reader.on("exit", resolve));
+    const command = renderRemoteCommand("ini", [], { user: "root", timeoutSeconds: 120 });
+    for (let marker = 2; marker < 8; marker++) {
+        const write = await h.ssh(`umask 000; ${command}`, { stdin: settings(marker) });
+        expect(write.code).toBe(0);
+        expect(await h.sh("grep '^marker' /etc/sync.ini")).toBe(`marker = ${marker}\n`);
+    }
+    await h.sh("touch /root/ini-stop");
+    await done;
+    const [reads, bad] = output.trim().split(" ").map(Number);
+    expect(reads).toBeGreaterThan(100);
+    expect(bad).toBe(0);
+    expect(await h.stat("/etc/sync.ini")).toBe("640:root:sync");
+    expect((await h.sh("ls -a /etc | grep -c '^.sync.ini' || true")).trim()).toBe("0"); // no temp files left
+});
+
+test("case 11: a deploy that hangs (another holds the lock) is killed by its own timeout, host unchanged", async () => {
+    const holder = h.spawnSsh("flock /var/sync/.deploy.lock sleep 40");
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const r = release(dir, "1.1.5");
+    await h.uploadRelease(r);
+    const command = renderInstallCommand(r, 5, "root", 5);
+    const started = Date.now();
+    const res = await h.ssh(`SYNC_LOCK_WAIT=600 ${command}`, { stdin: r.wheelhouseManifest });
+    const seconds = (Date.now() - started) / 1000;
+    holder.kill();
+    await h.ssh("pkill -f 'sleep 40' || true");
+    expect(res.code).toBe(124); // timeout's exit status
+    expect(seconds).toBeLessThan(20);
+    expect(await h.readlink("/var/sync/current")).toBe("releases/1.1.4");
+    expect(await h.servedVersion()).toBe("1.1.4");
+});
