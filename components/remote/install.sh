@@ -58,11 +58,26 @@ else
     fi
 
     step pip "$version"
-    if ! PIP_NO_INDEX=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 \
-        "$release/bin/python" "$pip_dir/pip" install --quiet --no-index --find-links "$wheelhouse" "$sdist" >&2 9>&-; then
-        rm -rf "$release"
+    export PIP_NO_INDEX=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+    target=$sdist
+    build_env=$(shared_build_env "$python" "$pip_dir" "$sdist" "$wheelhouse")
+    if [[ -n $build_env ]]; then
+        # Build the wheel against the shared build requirements, then install it: the release
+        # venv never sees the build tools.
+        wheel_dir=$(mktemp -d "$SYNC_ROOT/tools/.wheel.XXXXXX")
+        if PYTHONPATH=$build_env "$python" "$pip_dir/pip" wheel --quiet --no-deps --no-build-isolation \
+            --check-build-dependencies --no-index -w "$wheel_dir" "$sdist" >&2 9>&-; then
+            wheels=("$wheel_dir"/*.whl)
+            target=${wheels[0]:-$sdist}
+        else
+            log "building with the shared build requirements failed; using pip's build isolation"
+        fi
+    fi
+    if ! "$release/bin/python" "$pip_dir/pip" install --quiet --no-index --find-links "$wheelhouse" "$target" >&2 9>&-; then
+        rm -rf "$release" "${wheel_dir:-}"
         die "pip could not install $version offline (missing dependency in its wheelhouse?); host unchanged"
     fi
+    rm -rf "${wheel_dir:-}"
     installed=$("$release/bin/python" -c 'import importlib.metadata as m; print(m.version("WeaveServer"))' 9>&-) || installed=""
     if [[ $installed != "$version" ]]; then
         rm -rf "$release"

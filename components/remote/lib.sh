@@ -170,6 +170,43 @@ shared_pip() {
     printf '%s\n' "$dir"
 }
 
+# The build requirements an sdist declares (PEP 518), installed from its wheelhouse once per host
+# and shared by every release that declares the same ones: pip's build isolation would install
+# them afresh for each release. Prints the directory, or nothing when the sdist declares none.
+shared_build_env() {
+    local python=$1 pip_dir=$2 sdist=$3 wheelhouse=$4 requires dir
+    local -a requirements
+    # Only reads one member of the tarball; nothing is extracted to disk.
+    requires=$("$python" -I - "$sdist" 9>&- <<'PY'
+import sys
+import tarfile
+import tomllib
+
+with tarfile.open(sys.argv[1]) as sdist:
+    top = sdist.getnames()[0].split("/")[0]
+    try:
+        member = sdist.extractfile(f"{top}/pyproject.toml")
+    except KeyError:
+        member = None
+    requires = tomllib.load(member).get("build-system", {}).get("requires", []) if member else []
+print("\n".join(sorted(requires)))
+PY
+    ) || return 0
+    [[ -n $requires ]] || return 0
+    dir="$SYNC_ROOT/tools/build-$(sha256sum <<<"$requires" | cut -c1-16)"
+    if [[ ! -f $dir/.complete ]]; then
+        rm -rf "$dir"
+        mapfile -t requirements <<<"$requires"
+        if ! "$python" "$pip_dir/pip" install --quiet --no-index --find-links "$wheelhouse" \
+            --target "$dir" "${requirements[@]}" >&2 9>&-; then
+            rm -rf "$dir"
+            return 0
+        fi
+        touch "$dir/.complete"
+    fi
+    printf '%s\n' "$dir"
+}
+
 http_get() {
     curl -fsS --max-time 5 "$SYNC_HEALTH_URL$1"
 }

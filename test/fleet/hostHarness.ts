@@ -193,13 +193,29 @@ export class Host {
         }
     }
 
-    /** What ReleaseInstall uploads: the sdist + the wheelhouse files. */
+    /**
+     * What ReleaseInstall uploads: the sdist + the wheelhouse files, in one tar stream over one SSH
+     * session (as one SFTP session would). install.sh checks every byte against the sha256s.
+     */
     async uploadRelease(r: ReleaseArtifact, sdistPath = r.sdistPath): Promise<void> {
-        await this.upload(sdistPath, `${INCOMING}/WeaveServer-${r.version}.tar.gz`);
-        if (r.wheelhousePath) {
-            for (const f of fs.readdirSync(r.wheelhousePath)) {
-                await this.upload(path.join(r.wheelhousePath, f), `${INCOMING}/wheelhouse-${r.version}/${f}`);
+        const staging = fs.mkdtempSync(path.join(os.tmpdir(), "sync-upload-"));
+        try {
+            fs.copyFileSync(sdistPath, path.join(staging, `WeaveServer-${r.version}.tar.gz`));
+            const wheels = path.join(staging, `wheelhouse-${r.version}`);
+            fs.mkdirSync(wheels);
+            for (const f of r.wheelhousePath ? fs.readdirSync(r.wheelhousePath) : []) {
+                fs.copyFileSync(path.join(r.wheelhousePath as string, f), path.join(wheels, f));
             }
+            const archive = fs.readFileSync(await packTo(staging));
+            const res = await this.ssh(`mkdir -p '${INCOMING}' && tar -C '${INCOMING}' -xf - --no-same-owner`, {
+                stdin: archive,
+            });
+            if (res.code !== 0) {
+                throw new Error(`${this.name}: upload of ${r.version} failed: ${res.stderr}`);
+            }
+        } finally {
+            fs.rmSync(staging, { recursive: true, force: true });
+            fs.rmSync(`${staging}.tar`, { force: true });
         }
     }
 
@@ -393,4 +409,14 @@ export async function load(
     await Promise.all(Array.from({ length: concurrency }, loop));
     agent.destroy();
     return res;
+}
+
+/** Pack a folder's contents into a tar file beside it; returns the file. */
+async function packTo(dir: string): Promise<string> {
+    const file = `${dir}.tar`;
+    const r = await run("tar", ["-C", dir, "-cf", file, "."]);
+    if (r.code !== 0) {
+        throw new Error(`tar of ${dir} failed: ${r.stderr}`);
+    }
+    return file;
 }
