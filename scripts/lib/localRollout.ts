@@ -120,8 +120,9 @@ async function rollOutServer(name: string, declared: Declared[], scratch: string
         const connection = resource.inputs.connection as Connection;
         log(`${name}: ${step}`);
         if (resource.type === "command:remote:CopyToRemote") {
-            const source = resource.inputs.source as { path: string };
-            await upload(connection, source.path, String(resource.inputs.remotePath), scratch);
+            // A FileAsset or FileArchive; its path is a promise.
+            const source = resource.inputs.source as { path: string | Promise<string> };
+            await upload(connection, await source.path, String(resource.inputs.remotePath), scratch);
         } else {
             await ssh(connection, String(resource.inputs.create), String(resource.inputs.stdin ?? ""), scratch);
         }

@@ -19,7 +19,8 @@ function unwrapSecrets(value: unknown): unknown {
     if (Array.isArray(value)) {
         return value.map(unwrapSecrets);
     }
-    if (typeof value === "object" && value !== null) {
+    // Only plain objects: assets and archives keep their class (their path is a promise).
+    if (typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
         const record = value as Record<string, unknown>;
         if (SECRET_SIG in record) {
             return unwrapSecrets(record.value);
