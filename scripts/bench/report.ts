@@ -70,7 +70,7 @@ ${load("old process, upgrade", fleet.P4.oldProcess)}
 
 | how it runs | servers | resources | s | ratio to goal | RSS MB |
 | --- | --- | --- | --- | --- | --- |
-| ts-node (how \`pulumi up\` runs index.ts) | ${scaleTs.servers} | ${scaleTs.resources} | ${scaleTs.seconds} | ${scaleTs.ratioToGoal}× | ${scaleTs.rssMb} |
+| ts-node (as a TypeScript Pulumi program runs) | ${scaleTs.servers} | ${scaleTs.resources} | ${scaleTs.seconds} | ${scaleTs.ratioToGoal}× | ${scaleTs.rssMb} |
 | compiled JS (\`tsc\`, then node) | ${scaleJs.servers} | ${scaleJs.resources} | ${scaleJs.seconds} | ${scaleJs.ratioToGoal}× | ${scaleJs.rssMb} |
 `);
 console.log(fs.readFileSync(path.join(__dirname, "notes.md"), "utf8"));

@@ -9,10 +9,12 @@ trap 'scripts/fleet.sh stop >/dev/null 2>&1 || true; rm -rf "$out"' EXIT
 
 echo "== P5: the program under mocks, 1,000 servers (ts-node, as 'pulumi up' runs it) and compiled"
 npx ts-node --transpile-only scripts/bench/programScale.ts 1000 | tee "$out/scale-ts-node.json"
-rm -rf "${out:?}/bin"
-npx tsc --outDir "$out/bin"
-cp -r components/remote "$out/bin/components/"
-node "$out/bin/scripts/bench/programScale.js" 1000 | tee "$out/scale-compiled.json"
+# Compiled into ./bin (ignored by git) so node_modules resolves as for the sources.
+rm -rf bin
+npx tsc --outDir bin
+cp -r components/remote bin/components/
+node bin/scripts/bench/programScale.js 1000 | tee "$out/scale-compiled.json"
+rm -rf bin
 
 echo "== P1, P2, P4 on a fresh 3-host fleet"
 scripts/fleet.sh stop >/dev/null 2>&1 || true
