@@ -6,8 +6,7 @@
 //   P4 failed requests under constant load during our upgrade and rollback vs the old process.
 // Needs a running 3-host fleet (scripts/fleet.sh start 3); writes JSON to stdout.
 //   usage: npx ts-node --transpile-only scripts/bench/fleetBench.ts [runs]
-import * as path from "path";
-import { Host, REPO, bootstrap, buildReleases, hosts, load, release, run } from "../../test/fleet/hostHarness";
+import { Host, bootstrap, buildReleases, hosts, load, oldDeploy, release } from "../../test/fleet/hostHarness";
 
 const UPGRADES = ["1.1.5", "1.9", "1.10", "1.11", "2.0"];
 
@@ -38,20 +37,6 @@ async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
     const started = process.hrtime.bigint();
     const result = await work();
     return [result, Number(process.hrtime.bigint() - started) / 1e9];
-}
-
-function oldDeploy(host: Host, dir: string, version: string, initPort?: number) {
-    const f = host.fleet;
-    const ssh = `ssh -F /dev/null -i ${f.sshPrivateKeyPath} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=${f.knownHostsPath} root@${host.server.host}`;
-    return run(path.join(REPO, "scripts/old-deploy.sh"), [
-        "--ssh",
-        ssh,
-        "--tarball",
-        path.join(dir, `WeaveServer-${version}.tar.gz`),
-        "--wheelhouse",
-        path.join(dir, "wheelhouse"),
-        ...(initPort ? ["--init-apache", String(initPort)] : []),
-    ]);
 }
 
 async function ours(

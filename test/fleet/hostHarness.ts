@@ -420,3 +420,24 @@ async function packTo(dir: string): Promise<string> {
     }
     return file;
 }
+
+/** The old process (scripts/old-deploy.sh) against a host; `initPort` sets its Apache site up first. */
+export function oldDeploy(host: Host, dir: string, version: string, initPort?: number): Promise<RunResult> {
+    const f = host.fleet;
+    const ssh = [
+        "ssh -F /dev/null",
+        `-i ${f.sshPrivateKeyPath}`,
+        "-o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes",
+        `-o UserKnownHostsFile=${f.knownHostsPath}`,
+        `root@${host.server.host}`,
+    ].join(" ");
+    return run(path.join(REPO, "scripts/old-deploy.sh"), [
+        "--ssh",
+        ssh,
+        "--tarball",
+        path.join(dir, `WeaveServer-${version}.tar.gz`),
+        "--wheelhouse",
+        path.join(dir, "wheelhouse"),
+        ...(initPort ? ["--init-apache", String(initPort)] : []),
+    ]);
+}

@@ -2,7 +2,7 @@
 // old daemon importing a module after the switch gets the old release's code (case 7). sync-3.
 import * as fs from "fs";
 import * as path from "path";
-import { bootstrap, buildReleases, Host, hosts, httpGet, load, release, REPO, run } from "./hostHarness";
+import { bootstrap, buildReleases, Host, hosts, httpGet, load, oldDeploy, release, REPO } from "./hostHarness";
 
 let dir: string;
 let h: Host;
@@ -71,20 +71,9 @@ describe("sync-3 under constant load", () => {
     test("the old process (scripts/old-deploy.sh) under the same load: failures measured", async () => {
         const script = path.join(REPO, "scripts/old-deploy.sh");
         expect(fs.existsSync(script)).toBe(true);
-        const f = h.fleet;
-        const sshCmd = `ssh -F /dev/null -i ${f.sshPrivateKeyPath} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=${f.knownHostsPath} root@${h.server.host}`;
-        const oldDeploy = (v: string, init: boolean) =>
-            run(script, [
-                "--ssh",
-                sshCmd,
-                "--tarball",
-                path.join(dir, `WeaveServer-${v}.tar.gz`),
-                "--wheelhouse",
-                path.join(dir, "wheelhouse"),
-                ...(init ? ["--init-apache", "8080"] : []),
-            ]);
+        const oldDeployTo = (v: string, init: boolean) => oldDeploy(h, dir, v, init ? 8080 : undefined);
         try {
-            const init = await oldDeploy("1.1.4", true);
+            const init = await oldDeployTo("1.1.4", true);
             expect(init.code).toBe(0);
             let ready = "";
             for (let i = 0; i < 50 && ready !== "1.1.4"; i++) {
@@ -100,7 +89,7 @@ describe("sync-3 under constant load", () => {
             const deployDone = new Promise((r) => (resolveDeploy = r));
             const loadP = load(h.server.host, 8080, deployDone);
             await new Promise((r) => setTimeout(r, 300));
-            const up = await oldDeploy("1.1.5", false);
+            const up = await oldDeployTo("1.1.5", false);
             const seconds = (Date.now() - t0) / 1000;
             resolveDeploy(null);
             const result = await loadP;
