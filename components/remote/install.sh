@@ -95,11 +95,17 @@ fi
 before=$(current_version)
 if [[ $before == "$version" ]]; then
     step check "$version is already current"
+    if [[ $(cat "$SYNC_DEPLOYED" 2>/dev/null) != "$version" ]]; then
+        # The deploy that switched to it never finished (killed mid-reload, say): some daemons
+        # may still run the old release. Finish the reload.
+        step reload "$version (finishing an interrupted deploy)"
+        reload_app || true
+    fi
     if ! wait_serving "$version"; then
-        # e.g. a deploy killed mid-reload: current is right, some daemons are not
         reload_app || true
         wait_serving "$version" || die "host does not serve $version although current points at it"
     fi
+    mark_deployed "$version"
     step finished "$version (no change)"
     exit 0
 fi
@@ -179,4 +185,5 @@ PY
         rm -rf "${SYNC_ROOT:?}/releases/$old" "$SYNC_INCOMING/WeaveServer-$old.tar.gz" "$SYNC_INCOMING/wheelhouse-$old"
     done
 
+mark_deployed "$version"
 step finished "$version"

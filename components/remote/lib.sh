@@ -13,6 +13,8 @@ readonly SYNC_SITE=/etc/apache2/sites-available/sync.conf
 readonly SYNC_LOADER="$SYNC_ROOT/app.wsgi"
 readonly SYNC_EVENTS="$SYNC_ROOT/events.log"
 readonly SYNC_LOCK="$SYNC_ROOT/.deploy.lock"
+# The version whose deploy last ran to the end (switch, reload and health check).
+readonly SYNC_DEPLOYED="$SYNC_ROOT/.deployed"
 readonly SYNC_INCOMING="$SYNC_ROOT/dist/incoming"
 readonly SYNC_HEALTH_URL=http://127.0.0.1
 readonly MOD_WSGI=/usr/lib/apache2/modules/mod_wsgi.so
@@ -103,6 +105,11 @@ point_link() {
     ln -sfn "releases/$version" "$tmp"
     mv -T "$tmp" "$SYNC_ROOT/$link"
     sync "$SYNC_ROOT"
+}
+
+mark_deployed() {
+    printf '%s\n' "$1" >"$SYNC_DEPLOYED.tmp"
+    mv -f "$SYNC_DEPLOYED.tmp" "$SYNC_DEPLOYED"
 }
 
 site_enabled() {

@@ -96,3 +96,38 @@ test("case 11: a deploy that hangs (another holds the lock) is killed by its own
     expect(await h.readlink("/var/sync/current")).toBe("releases/1.1.4");
     expect(await h.servedVersion()).toBe("1.1.4");
 });
+
+test("case 4: a deploy killed mid-reload converges on the next run; current always points at a complete release", async () => {
+    for (const version of ["1.1.5", "1.1.4"]) {
+        await h.uploadRelease(release(dir, version));
+    }
+    expect((await h.install(release(dir, "1.1.5"))).code).toBe(0);
+    const before = (await h.events()).length;
+    // On the host: kill the whole deploy the moment it starts reloading after the switch.
+    const killer = h.spawnSsh(
+        "for i in $(seq 1 3000); do tail -n +" +
+            String(before + 1) +
+            " /var/sync/events.log | grep -q ' reload 1.1.4' && { pkill -KILL -f '[s]ync-install'; echo killed; exit 0; }; sleep 0.01; done; echo missed",
+    );
+    let killerOut = "";
+    killer.stdout?.on("data", (chunk: Buffer) => (killerOut += chunk.toString()));
+    const killerDone = new Promise((resolve) => killer.on("exit", resolve));
+    const killed = await h.install(release(dir, "1.1.4"));
+    await killerDone;
+    expect(killerOut.trim()).toBe("killed");
+    expect(killed.code).not.toBe(0);
+    const target = await h.readlink("/var/sync/current");
+    expect(["releases/1.1.4", "releases/1.1.5"]).toContain(target);
+    expect(await h.exists(`/var/sync/${target}/.complete`)).toBe(true);
+    // The next run of the same deploy converges: finishes the reload, serves 1.1.4, healthy.
+    const beforeRerun = (await h.events()).length;
+    const again = await h.install(release(dir, "1.1.4"));
+    expect(again.code).toBe(0);
+    const steps = await h.eventsSince(beforeRerun);
+    expect(steps.some((line) => line.startsWith("reload 1.1.4 (finishing an interrupted deploy)"))).toBe(
+        target === "releases/1.1.4",
+    );
+    expect(await h.readlink("/var/sync/current")).toBe("releases/1.1.4");
+    expect(await h.servedVersion()).toBe("1.1.4");
+    expect((await h.get("/__heartbeat__")).status).toBe(200);
+});
