@@ -29,8 +29,8 @@ fi
 
 # The new settings take effect by a reload; with a broken Apache config that reload is refused,
 # so refuse before replacing the file rather than leave settings written but not applied.
-if [[ -n $(current_version) ]] && site_enabled && ! apache2ctl -t >/dev/null 2>&1; then
-    die "Apache config test failed; $SYNC_INI left unchanged: $(apache2ctl -t 2>&1 | tail -n 3)"
+if [[ -n $(current_version) ]] && site_enabled && ! apache_config_valid; then
+    die "Apache config test failed; $SYNC_INI left unchanged: $APACHE_ERRORS"
 fi
 
 backup=""

@@ -111,8 +111,8 @@ if [[ $before == "$version" ]]; then
 fi
 
 # A broken Apache config (anyone's) would make the reload fail after the switch: refuse first.
-if ! apache2ctl -t >/dev/null 2>&1; then
-    die "Apache config test failed; not switching to $version: $(apache2ctl -t 2>&1 | tail -n 3)"
+if ! apache_config_valid; then
+    die "Apache config test failed; not switching to $version: $APACHE_ERRORS"
 fi
 
 step switch "${before:-none} -> $version"
@@ -151,8 +151,9 @@ if [[ -n $before ]]; then
 fi
 
 step prune "keep $keep"
-# PEP 440 order (1.10 > 1.9) from the packaging copy vendored in the shared pip.
-pip_dir=$(shared_pip "$(wsgi_python)")
+# PEP 440 order (1.10 > 1.9) from the packaging copy vendored in the shared pip (already found
+# when this deploy built the release).
+pip_dir=${pip_dir:-$(shared_pip "$(wsgi_python)")}
 PYTHONPATH=$pip_dir "$SYNC_ROOT/releases/$version/bin/python" - "$SYNC_ROOT/releases" "$keep" "$version" "$before" 9>&- <<'PY' |
 import os
 import sys

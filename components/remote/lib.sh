@@ -112,6 +112,17 @@ mark_deployed() {
     mv -f "$SYNC_DEPLOYED.tmp" "$SYNC_DEPLOYED"
 }
 
+# Apache's own config test, run once; on failure its last lines are left in APACHE_ERRORS.
+APACHE_ERRORS=""
+apache_config_valid() {
+    local output
+    if output=$(apache2ctl -t 2>&1); then
+        return 0
+    fi
+    APACHE_ERRORS=$(tail -n 3 <<<"$output")
+    return 1
+}
+
 site_enabled() {
     [[ -e /etc/apache2/sites-enabled/sync.conf ]]
 }
@@ -130,8 +141,8 @@ wsgi_daemon_pids() {
 # `current` points at, while new requests wait on the daemon socket. One daemon at a time, so the
 # others keep serving. Returns non-zero (never exits) so callers can switch back.
 reload_app() {
-    if ! apache2ctl -t >/dev/null 2>&1; then
-        log "Apache config test failed; not reloading: $(apache2ctl -t 2>&1 | tail -n 3)"
+    if ! apache_config_valid; then
+        log "Apache config test failed; not reloading: $APACHE_ERRORS"
         return 1
     fi
     if ! apache_running; then

@@ -101,12 +101,11 @@ if ! site_enabled; then
     exit 0
 fi
 
-if ! apache2ctl -t >/dev/null 2>&1; then
-    errors=$(apache2ctl -t 2>&1 | tail -n 3)
+if ! apache_config_valid; then
     if [[ -n $backup ]]; then
         mv -f "$backup" "$SYNC_SITE"
     fi
-    die "new Apache site failed the config test; kept the old one: $errors"
+    die "new Apache site failed the config test; kept the old one: $APACHE_ERRORS"
 fi
 rm -f "$backup"
 # A daemon-process change needs Apache itself to re-read its config.
