@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The local fleet: Debian 12 hosts in network + mount + pid namespaces, reachable over SSH
-# (pinned host keys) and HTTP at 198.18.0.(10+i) on a private bridge. Needs root.
+# (pinned host keys) and HTTP at 198.18.K.(10+i) on a private bridge. Needs root.
 #
 #   scripts/fleet.sh start [N]            boot sync-1..sync-N (default 3, max 8), print them
 #   scripts/fleet.sh stop                 kill, unmount, delete netns/veths/state (always safe)
@@ -15,18 +15,32 @@
 #                                         SIGSTOP / SIGCONT every process of the host
 #                                         (TCP still connects, nothing answers: a hung host)
 #
-# Environment: SYNC_FLEET_STATE (default /run/sync-fleet), SYNC_RELEASE_CACHE (rootfs cache,
+# Every command acts on one fleet, chosen by SYNC_FLEET_ID (K below). Up to 16 fleets run side
+# by side on one machine (e.g. two engineers, or the fleet and engine test tiers in parallel);
+# stop of one never touches another's namespaces, links, mounts, processes or state.
+#
+# Environment: SYNC_FLEET_ID (fleet id K, 0..15, default 0), SYNC_FLEET_STATE (default
+# /run/sync-fleet for K=0, /run/sync-fleet-K otherwise), SYNC_RELEASE_CACHE (rootfs cache,
 # default ~/.cache/sync-release), SYNC_FLEET_START_TIMEOUT (seconds, default 60),
 # SYNC_FLEET_KEEP_ON_FAILURE=1 (leave a failed start in place for debugging).
+# With SYNC_FLEET_STATE set and SYNC_FLEET_ID unset, the id recorded in $STATE/fleet-id is used.
 #
-# Addresses: bridge sync-fleet-br 198.18.0.1/24 in the root namespace (RFC 2544 benchmarking
-# range); host i = 198.18.0.(10+i) on its eth0, netns sync-fleet-<i>, root-side veth
-# sync-fleet-v<i>. Hosts get no default route: they can reach the bridge subnet and nothing else.
-# One fleet per machine (names and addresses are global); start refuses while one exists.
+# Names and addresses of fleet K (RFC 2544 benchmarking range; host names sync-1..sync-N are
+# per fleet, so every fleet has its own sync-1):
+#                 K = 0                        K = 1..15
+#   bridge        sync-fleet-br 198.18.0.1/24  sync-fleetK-br 198.18.K.1/24
+#   host i        198.18.0.(10+i)              198.18.K.(10+i)         (its eth0)
+#   netns         sync-fleet-<i>               sync-fleetK-<i>
+#   root veth     sync-fleet-v<i>              sync-fleetK-v<i>
+#   state         /run/sync-fleet              /run/sync-fleet-K
+#   lock          /run/lock/sync-fleet.lock    /run/lock/sync-fleet-K.lock
+# The bridges live in the root namespace; route 198.18.0.0/15 is a blackhole (kept after stop),
+# so with a bridge gone its traffic dies here. Hosts get no default route: they reach their own
+# fleet's subnet and nothing else (not other fleets). start refuses while fleet K exists.
 #
-# State ($SYNC_FLEET_STATE): id_ed25519[.pub] (client key, authorized for root and deploy),
-# known_hosts, ssh_config (`ssh -F $STATE/ssh_config sync-1`), config.json, config.yaml, rootfs,
-# hosts/<name>/{address,ssh_host_ed25519_key[.pub],init.pid,launcher.pid,console.log,
+# State ($SYNC_FLEET_STATE): fleet-id, id_ed25519[.pub] (client key, authorized for root and
+# deploy), known_hosts, ssh_config (`ssh -F $STATE/ssh_config sync-1`), config.json, config.yaml,
+# rootfs, hosts/<name>/{address,ssh_host_ed25519_key[.pub],init.pid,launcher.pid,console.log,
 # upper/,work/,merged/}. upper/ holds everything a host changed on top of the cached rootfs.
 #
 # Inside a host: no systemd. pid 1 is /run/fleet-init (bash) which started sshd and
@@ -36,21 +50,46 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-STATE=${SYNC_FLEET_STATE:-/run/sync-fleet}
-STATE=${STATE%/}
-LOCK=/run/lock/sync-fleet.lock
-SUBNET_PREFIX=198.18.0
-BRIDGE=sync-fleet-br
-BRIDGE_ADDR=$SUBNET_PREFIX.1/24
-NS_PREFIX=sync-fleet-
-VETH_PREFIX=sync-fleet-v
 MAX_HOSTS=8
-START_TIMEOUT=${SYNC_FLEET_START_TIMEOUT:-60}
-INNER_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+MAX_FLEET_ID=15
 
 log() { printf 'fleet: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
-usage() { sed -n '2,35p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+
+# Which fleet: SYNC_FLEET_ID, else the id recorded in an explicit SYNC_FLEET_STATE, else 0.
+FLEET_ID=${SYNC_FLEET_ID:-}
+if [[ -z "$FLEET_ID" && -n "${SYNC_FLEET_STATE:-}" && -s "${SYNC_FLEET_STATE%/}/fleet-id" ]]; then
+  FLEET_ID=$(<"${SYNC_FLEET_STATE%/}/fleet-id")
+fi
+FLEET_ID=${FLEET_ID:-0}
+[[ "$FLEET_ID" =~ ^([0-9]|1[0-5])$ ]] || die "SYNC_FLEET_ID must be 0..$MAX_FLEET_ID, got: $FLEET_ID"
+if ((FLEET_ID == 0)); then # fleet 0 keeps the names from before there were fleet ids
+  TAG=sync-fleet
+  STATE=${SYNC_FLEET_STATE:-/run/sync-fleet}
+  LOCK=/run/lock/sync-fleet.lock
+else
+  TAG=sync-fleet$FLEET_ID
+  STATE=${SYNC_FLEET_STATE:-/run/sync-fleet-$FLEET_ID}
+  LOCK=/run/lock/sync-fleet-$FLEET_ID.lock
+fi
+STATE=${STATE%/}
+[[ -n "$STATE" && "$STATE" == /* ]] || die "SYNC_FLEET_STATE must be an absolute path"
+if [[ -s "$STATE/fleet-id" && "$(<"$STATE/fleet-id")" != "$FLEET_ID" ]]; then
+  die "$STATE belongs to fleet $(<"$STATE/fleet-id"), not fleet $FLEET_ID (SYNC_FLEET_ID)"
+fi
+SUBNET_PREFIX=198.18.$FLEET_ID
+BRIDGE=$TAG-br      # <= 15 chars: sync-fleet15-br
+BRIDGE_ADDR=$SUBNET_PREFIX.1/24
+NS_PREFIX=$TAG-     # netns sync-fleet15-8
+VETH_PREFIX=$TAG-v  # <= 15 chars: sync-fleet15-v8
+# Shared by all fleets: the /run/netns mount point (first `ip netns add` makes it) and whether a
+# fleet made it. Held briefly around `ip netns add` and its undoing, never while booting.
+NETNS_LOCK=/run/lock/sync-fleet-netns.lock
+NETNS_MARK=/run/lock/sync-fleet-created-run-netns-mount
+START_TIMEOUT=${SYNC_FLEET_START_TIMEOUT:-60}
+INNER_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+usage() { sed -n '2,/^set -euo pipefail$/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 
 need_root() { [[ $EUID -eq 0 ]] || die "must run as root"; }
 take_lock() {
@@ -104,12 +143,20 @@ setup_bridge() {
   ip route replace blackhole 198.18.0.0/15
 }
 
+add_netns() { # ns; with NETNS_LOCK held (fd 7)
+  if ! mountpoint -q /run/netns 2>/dev/null; then
+    : >"$NETNS_MARK"
+  fi
+  ip netns add "$1"
+}
+
 setup_netns() { # i
   local i=$1 ns=$NS_PREFIX$1 veth=$VETH_PREFIX$1
-  if ! mountpoint -q /run/netns 2>/dev/null; then
-    : >"$STATE/created-run-netns-mount"
-  fi
-  ip netns add "$ns"
+  (
+    exec 7>"$NETNS_LOCK"
+    flock -w 60 7 || die "cannot take $NETNS_LOCK"
+    add_netns "$ns"
+  )
   ip link add "$veth" type veth peer name eth0 netns "$ns"
   ip link set "$veth" master "$BRIDGE" up
   ip -n "$ns" link set lo up
@@ -190,7 +237,7 @@ on_start_exit() {
   local rc=$?
   ((START_OK)) && return 0
   if [[ "${SYNC_FLEET_KEEP_ON_FAILURE:-0}" == 1 ]]; then
-    log "start failed; left in place (SYNC_FLEET_KEEP_ON_FAILURE=1): run '$0 stop' to clean up"
+    log "start failed; left in place (SYNC_FLEET_KEEP_ON_FAILURE=1): run 'SYNC_FLEET_ID=$FLEET_ID $0 stop' to clean up"
   else
     log "start failed; cleaning up"
     do_stop || true
@@ -211,11 +258,12 @@ cmd_start() {
   take_lock
   if [[ -d "$STATE/hosts" ]] || ip netns list 2>/dev/null | grep -q "^$NS_PREFIX" ||
     ip link show "$BRIDGE" >/dev/null 2>&1; then
-    die "a fleet is already running (or a crashed one is left): run '$0 stop' first"
+    die "fleet $FLEET_ID is already running (or a crashed one is left): run 'SYNC_FLEET_ID=$FLEET_ID $0 stop' first"
   fi
   trap on_start_exit EXIT
   mkdir -p "$STATE/hosts"
   chmod 0700 "$STATE"
+  printf '%s\n' "$FLEET_ID" >"$STATE/fleet-id"
   printf '%s\n' "$rootfs" >"$STATE/rootfs"
   ssh-keygen -q -t ed25519 -N '' -C "sync-fleet-client" -f "$STATE/id_ed25519"
   : >"$STATE/known_hosts"
@@ -237,7 +285,7 @@ cmd_start() {
   ((failed == 0)) || die "fleet did not come up"
   write_configs
   START_OK=1
-  log "$n host(s) up in $((SECONDS - t0))s; state: $STATE"
+  log "fleet $FLEET_ID: $n host(s) up in $((SECONDS - t0))s; state: $STATE"
   cmd_hosts
 }
 
@@ -319,12 +367,20 @@ do_stop() {
   while read -r mnt; do
     umount -l "$mnt" 2>/dev/null || { log "cannot unmount $mnt"; leftovers=1; }
   done < <(awk -v s="$STATE/" 'index($2, s) == 1 {print $2}' /proc/mounts | sort -r)
-  # /run/netns is made a mount point by the first `ip netns add`; undo that if we did it.
-  if [[ -e "$STATE/created-run-netns-mount" ]] && mountpoint -q /run/netns &&
-    [[ -z "$(ls -A /run/netns 2>/dev/null)" ]]; then
-    umount /run/netns 2>/dev/null || umount -l /run/netns 2>/dev/null || true
-    rmdir /run/netns 2>/dev/null || true
-  fi
+  # /run/netns is made a mount point by the first `ip netns add` (of any fleet); undo that if a
+  # fleet did it and no namespace is left in it (another fleet's, or anyone else's).
+  # $STATE/created-run-netns-mount: the marker of fleet.sh from before fleet ids.
+  (
+    exec 7>"$NETNS_LOCK"
+    flock -w 60 7 || { log "cannot take $NETNS_LOCK; /run/netns left as is"; exit 0; }
+    if [[ -e "$NETNS_MARK" || -e "$STATE/created-run-netns-mount" ]] &&
+      [[ -z "$(ls -A /run/netns 2>/dev/null)" ]]; then
+      if mountpoint -q /run/netns; then
+        umount /run/netns 2>/dev/null || log "cannot unmount /run/netns"
+      fi
+      mountpoint -q /run/netns || { rmdir /run/netns 2>/dev/null || true; rm -f "$NETNS_MARK"; }
+    fi
+  )
   # 4. state.
   if [[ -d "$STATE" ]]; then
     if awk -v s="$STATE/" 'index($2, s) == 1 {f=1} END {exit !f}' /proc/mounts; then
