@@ -5,6 +5,9 @@
 #   ${SYNC_RELEASE_CACHE:-$HOME/.cache/sync-release}/engine/<pulumi-version>/
 #     bin/pulumi    the CLI, `pulumi version` prints <pulumi-version>
 #     home/         PULUMI_HOME used by scripts/engine-env.sh
+#     standin/command-<v>/pulumi-resource-command
+#                   stand-in for the `command` resource plugin (tools/command-standin),
+#                   registered into home/ unless a released command <v> is there
 #
 # Idempotent: binaries already in the cache at the right version are kept.
 # Concurrent runs serialise on a flock in the cache. Needs Go and the Go
@@ -74,5 +77,52 @@ build() {
 
 build pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
   github.com/pulumi/pulumi/sdk/v3/go/common/version.Version "$PULUMI_ENGINE_VERSION" version
+
+# The `command` resource plugin @pulumi/command asks for. The released binary cannot be
+# downloaded here, so a stand-in (tools/command-standin, README there) is built and
+# registered, unless `pulumi plugin ls` already shows a released one (no marker file).
+command_version=$(sed -n 's/.*"@pulumi\/command": *"\([^"]*\)".*/\1/p' "$repo_root/package.json")
+[[ -n "$command_version" ]] || die "package.json does not pin @pulumi/command"
+standin_src="$repo_root/tools/command-standin"
+standin_dir="$engine_dir/standin/command-$command_version"
+standin_marker=SYNC_RELEASE_STANDIN
+plugin_dir="$PULUMI_HOME/plugins/resource-command-v$command_version"
+
+# Rebuild when any source of the stand-in changes: the marker holds their hash.
+standin_hash=$(cd "$standin_src" &&
+  find . -type f \( -name '*.go' ! -name '*_test.go' -o -name go.mod -o -name go.sum \) -print0 | LC_ALL=C sort -z |
+  xargs -0 sha256sum | sha256sum | cut -c1-16)
+if [[ -x "$standin_dir/pulumi-resource-command" ]] &&
+  [[ "$(cat "$standin_dir/$standin_marker" 2>/dev/null)" == "$standin_hash" ]]; then
+  log "command plugin stand-in $command_version already built ($standin_dir, sources $standin_hash)"
+else
+  log "building command plugin stand-in $command_version (sources $standin_hash)"
+  start=$SECONDS
+  tmp_dir="$standin_dir.tmp.$$"
+  rm -rf "$tmp_dir" && mkdir -p "$tmp_dir"
+  (cd "$standin_src" &&
+    nice -n "${ENGINE_BUILD_NICE:-10}" go build -o "$tmp_dir/pulumi-resource-command" -ldflags "-s -w" .) ||
+    { rm -rf "$tmp_dir"; die "go build tools/command-standin failed"; }
+  got=$("$tmp_dir/pulumi-resource-command" --version)
+  [[ "$got" == "$command_version" ]] ||
+    { rm -rf "$tmp_dir"; die "stand-in reports version '$got', expected '$command_version'"; }
+  echo "$standin_hash" >"$tmp_dir/$standin_marker"
+  rm -rf "$standin_dir"
+  mv -f "$tmp_dir" "$standin_dir"
+  log "built command plugin stand-in $command_version in $((SECONDS - start))s"
+fi
+
+if "$bin_dir/pulumi" plugin ls 2>/dev/null | grep -Eq "^command[[:space:]]+resource[[:space:]]+${command_version}[[:space:]]" &&
+  [[ ! -e "$plugin_dir/$standin_marker" ]]; then
+  log "command plugin $command_version: released plugin installed ($plugin_dir); stand-in not registered"
+elif [[ "$(cat "$plugin_dir/$standin_marker" 2>/dev/null)" == "$standin_hash" ]]; then
+  log "command plugin $command_version: stand-in already registered ($plugin_dir)"
+else
+  # --file takes a binary, a folder or a tarball; the folder carries the marker along.
+  "$bin_dir/pulumi" plugin install resource command "$command_version" --file "$standin_dir" --reinstall >/dev/null ||
+    die "pulumi plugin install of the command stand-in failed"
+  [[ -e "$plugin_dir/$standin_marker" ]] || die "stand-in installed but $plugin_dir/$standin_marker is missing"
+  log "command plugin $command_version: stand-in registered ($plugin_dir)"
+fi
 
 log "engine ready: $bin_dir (PULUMI_HOME=$engine_dir/home); source scripts/engine-env.sh to use it"

@@ -38,3 +38,22 @@ export PULUMI_DISABLE_REGISTRY_RESOLVE=true
 # without comparing it to its own minimum version.
 export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
 
+# Which `command` resource plugin the engine will load for @pulumi/command: "released"
+# (installed without a marker), "standin" (tools/command-standin, registered by
+# scripts/build-engine.sh with a SYNC_RELEASE_STANDIN marker) or "missing". Reads the
+# plugin directory only; never runs the CLI.
+sync_release_command_plugin() {
+  local root version dir
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  version=$(sed -n 's/.*"@pulumi\/command": *"\([^"]*\)".*/\1/p' "$root/package.json")
+  dir="$PULUMI_HOME/plugins/resource-command-v$version"
+  if [[ -e "$dir/SYNC_RELEASE_STANDIN" ]]; then
+    echo standin
+  elif [[ -x "$dir/pulumi-resource-command" ]]; then
+    echo released
+  else
+    echo missing
+  fi
+}
+SYNC_RELEASE_COMMAND_PLUGIN=$(sync_release_command_plugin)
+export SYNC_RELEASE_COMMAND_PLUGIN
