@@ -2,6 +2,7 @@
 // Pure: no Pulumi, no file system. Every value that later reaches a remote shell
 // is checked here, before any resource is declared.
 import * as pep440 from "@renovatebot/pep440";
+import * as yaml from "js-yaml";
 
 /** An existing Debian host reached over SSH. */
 export interface ExistingServer {
@@ -117,6 +118,9 @@ const PUBLIC_VERSION_CHARS = /^[0-9][0-9a-z.]{0,63}$/;
  */
 export function versionProblem(key: string, value: unknown): string | undefined {
     const hint = "must be a PEP 440 public version such as 1.1.4 or 1.2rc1";
+    if (typeof value === "number") {
+        return `${key}: ${showValue(value)} is a YAML number, not a version (YAML reads an unquoted 1.10 as 1.1 and 2.0 as 2); quote the version in the stack file: ${leafName(key)}: "1.10"`;
+    }
     if (typeof value !== "string" || !PUBLIC_VERSION_CHARS.test(value) || pep440.valid(value) === null) {
         return `${key}: ${showValue(value)} ${hint}`;
     }
@@ -125,6 +129,11 @@ export function versionProblem(key: string, value: unknown): string | undefined 
         return `${key}: ${showValue(value)} is not in normalized form; write ${showValue(normalized)}`;
     }
     return undefined;
+}
+
+/** The last part of a config key path, as it is written in the stack file (`sync:version`, `version`). */
+function leafName(key: string): string {
+    return key.slice(key.lastIndexOf(".") + 1);
 }
 
 /** PEP 440 ordering (1.10 > 1.9, 1.2rc1 < 1.2). */
@@ -138,7 +147,8 @@ const HOST_NAME =
 const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 const IPV6 = /^(?=.*:)[0-9A-Fa-f:.]{2,45}$/;
 const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
-const HOST_KEY_TYPES = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"];
+/** Host key types the provider verifies with a modern signature; ssh-rsa is refused (see hostKeyProblem). */
+const HOST_KEY_TYPES = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521"];
 const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
 const SUBNET_ID = /^subnet-[0-9a-f]{8,17}$/;
 const CIDR4 = /^((?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d))\/(\d|[12]\d|3[0-2])$/;
@@ -151,26 +161,116 @@ export function isHost(value: string): boolean {
     return IPV4.test(value) || IPV6.test(value) || (HOST_NAME.test(value) && !/^[0-9.]+$/.test(value));
 }
 
+/** The command that pins a host's ed25519 key: what ssh-keyscan prints is stored, and accepted, as is. */
+export function hostKeyHint(key: string, host = "<host>", port = 22): string {
+    const scan = port === 22 ? `ssh-keyscan -t ed25519 ${host}` : `ssh-keyscan -p ${port} -t ed25519 ${host}`;
+    return `pulumi config set --path '${key}' "$(${scan})"`;
+}
+
+/** A host key line split into its parts: an optional known_hosts host field, the type, the base64 key. */
+interface HostKeyLine {
+    type: string;
+    base64: string;
+}
+
+const KEY_TYPE_LIKE = /^(?:ssh-[a-z0-9-]+|ecdsa-sha2-[a-z0-9-]+|sk-[a-z0-9@.-]+)$/;
+const KNOWN_HOSTS_HOST = /^[A-Za-z0-9.:[\],_*?!|=+/-]{1,1024}$/;
+
+/**
+ * `<type> <base64> [comment]`, or the `<host> <type> <base64>` line ssh-keyscan prints (its host
+ * field, which may be `[host]:port` or a hashed known_hosts entry, is dropped). undefined when the
+ * text is neither.
+ */
+export function splitHostKeyLine(value: string): HostKeyLine | undefined {
+    const fields = value.trim().split(/[ \t]+/);
+    if (fields.length >= 3 && !KEY_TYPE_LIKE.test(fields[0]) && KEY_TYPE_LIKE.test(fields[1])) {
+        if (!KNOWN_HOSTS_HOST.test(fields[0])) {
+            return undefined;
+        }
+        fields.shift();
+    }
+    const [type, base64, ...comment] = fields;
+    if (
+        type === undefined ||
+        base64 === undefined ||
+        !/^[a-z0-9@.-]{1,64}$/.test(type) ||
+        !/^[A-Za-z0-9+/]{16,8192}={0,3}$/.test(base64) ||
+        comment.join(" ").length > 200 ||
+        comment.some((word) => !/^[\x21-\x7e]+$/.test(word))
+    ) {
+        return undefined;
+    }
+    return { type, base64 };
+}
+
 /**
  * Problem with a pinned SSH host key, or undefined. The base64 blob must decode to a key of
  * the declared type, which catches truncated or pasted-wrong keys before a connection is tried.
+ * ssh-rsa is refused: pinned, it makes the provider offer only SHA-1 `ssh-rsa` signatures, which
+ * Debian 12's sshd no longer accepts, so every connection would fail.
  */
-export function hostKeyProblem(key: string, value: unknown): string | undefined {
-    const hint = 'must be an SSH public host key line such as "ssh-ed25519 AAAA…" (ssh-keyscan -t ed25519 <host>)';
+export function hostKeyProblem(key: string, value: unknown, host?: string, port?: number): string | undefined {
+    const hint = `must be an SSH public host key line such as "ssh-ed25519 AAAA…"; pin it with: ${hostKeyHint(key, host, port)}`;
     if (typeof value !== "string") {
         return `${key}: ${showValue(value)} ${hint}`;
     }
-    const match = /^([a-z0-9-]+) ([A-Za-z0-9+/]{16,8192}={0,3})(?: [\x21-\x7e]{1,200})?$/.exec(value);
-    if (!match || !HOST_KEY_TYPES.includes(match[1])) {
+    const line = splitHostKeyLine(value);
+    if (line?.type === "ssh-rsa") {
+        return `${key}: ssh-rsa host keys can't be pinned (the SSH client would offer only SHA-1 ssh-rsa, which Debian 12's sshd refuses); pin the host's ed25519 key (or its ecdsa key): ${hostKeyHint(key, host, port)}`;
+    }
+    if (!line || !HOST_KEY_TYPES.includes(line.type)) {
         return `${key}: ${showValue(value)} ${hint}`;
     }
-    const blob = Buffer.from(match[2], "base64");
-    const typeLength = blob.length >= 4 ? blob.readUInt32BE(0) : -1;
-    const embeddedType = typeLength > 0 && typeLength < 64 ? blob.subarray(4, 4 + typeLength).toString("latin1") : "";
-    if (embeddedType !== match[1]) {
-        return `${key}: ${showValue(value)} is not a valid ${match[1]} key (the base64 does not decode to one)`;
+    if (!isPublicKeyBlob(line.type, Buffer.from(line.base64, "base64"))) {
+        return `${key}: ${showValue(value)} is not a valid ${line.type} key (the base64 does not decode to one)`;
     }
     return undefined;
+}
+
+/** The SSH strings a public key blob is made of, or undefined when it doesn't split into them exactly. */
+function sshStrings(blob: Buffer): Buffer[] | undefined {
+    const fields: Buffer[] = [];
+    for (let offset = 0; offset < blob.length; ) {
+        if (offset + 4 > blob.length) {
+            return undefined;
+        }
+        const length = blob.readUInt32BE(offset);
+        if (offset + 4 + length > blob.length) {
+            return undefined;
+        }
+        fields.push(blob.subarray(offset + 4, offset + 4 + length));
+        offset += 4 + length;
+    }
+    return fields;
+}
+
+const ECDSA_POINT_BYTES: Record<string, number> = { nistp256: 65, nistp384: 97, nistp521: 133 };
+
+/** True when the blob is a whole public key of the type (a truncated or mispasted one is not). */
+function isPublicKeyBlob(type: string, blob: Buffer): boolean {
+    const fields = sshStrings(blob);
+    if (!fields || fields.length === 0 || fields[0].toString("latin1") !== type) {
+        return false;
+    }
+    if (type === "ssh-ed25519") {
+        return fields.length === 2 && fields[1].length === 32;
+    }
+    const curve = type.replace(/^ecdsa-sha2-/, "");
+    return (
+        fields.length === 3 &&
+        fields[1].toString("latin1") === curve &&
+        fields[2].length === ECDSA_POINT_BYTES[curve] &&
+        fields[2][0] === 4
+    );
+}
+
+/** The pinned form of a valid host key line: `<type> <base64>`, without host field or comment. */
+export function normalizeHostKey(value: string): string {
+    const line = splitHostKeyLine(value);
+    if (!line) {
+        throw new Error("normalizeHostKey: not a host key line (validate it with hostKeyProblem first)");
+    }
+    return `${line.type} ${line.base64}`;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -344,13 +444,16 @@ function parseServer(
     }
 
     unknownKeys(key, value, ["name", "host", "user", "port", "hostKey", "version"], problems);
-    if (typeof value.host !== "string" || !isHost(value.host)) {
+    const validHost = typeof value.host === "string" && isHost(value.host) ? value.host : undefined;
+    if (validHost === undefined) {
         problems.push(`${key}.host: ${showValue(value.host)} must be a host name or IP address`);
     }
     if (value.hostKey === undefined) {
-        problems.push(`${key}.hostKey: missing; pin the server's SSH host key (ssh-keyscan -t ed25519 <host>)`);
+        problems.push(
+            `${key}.hostKey: missing; pin the server's SSH host key: ${hostKeyHint(`${key}.hostKey`, validHost, port)}`,
+        );
     } else {
-        const problem = hostKeyProblem(`${key}.hostKey`, value.hostKey);
+        const problem = hostKeyProblem(`${key}.hostKey`, value.hostKey, validHost, port);
         if (problem) {
             problems.push(problem);
         }
@@ -364,16 +467,105 @@ function parseServer(
         host: value.host as string,
         user: user as string,
         port: port as number,
-        hostKey: (value.hostKey as string).split(" ").slice(0, 2).join(" "),
+        hostKey: normalizeHostKey(value.hostKey as string),
         version,
     };
 }
 
+/** The stack file the CLI read the config from (Pulumi.<stack>.yaml): its name, for messages, and its text. */
+export interface StackFile {
+    name: string;
+    text: string;
+}
+
+/** A secure config value as the stack file holds it: `{ secure: <ciphertext> }`. */
+function isSecureValue(value: unknown): boolean {
+    return isObject(value) && Object.keys(value).length === 1 && typeof value.secure === "string";
+}
+
+/**
+ * Problems the program cannot see in the values the CLI hands it, read from the stack file itself:
+ * - a version the file holds as a YAML number: `sync:version: 1.10` reaches the program as "1.1",
+ *   a valid but different release; refused, with the text to write instead;
+ * - a value under `sync:iniSecrets` stored in plaintext (the CLI can only insist on encryption
+ *   for a required key, and sync:iniSecrets is optional). No value is ever shown.
+ * Parses with js-yaml twice: the core schema says what type a scalar has, the failsafe schema
+ * gives its source text (1.10, not 1.1). A file YAML can't parse is left to the CLI, which read it first.
+ */
+export function stackFileProblems(file: StackFile): string[] {
+    let typed: unknown;
+    let source: unknown;
+    try {
+        typed = yaml.load(file.text);
+        source = yaml.load(file.text, { schema: yaml.FAILSAFE_SCHEMA });
+    } catch {
+        return [];
+    }
+    if (!isObject(typed) || !isObject(typed.config) || !isObject(source) || !isObject(source.config)) {
+        return [];
+    }
+    const config = typed.config;
+    const sourceConfig = source.config;
+    const problems: string[] = [];
+
+    const notAString = (key: string, value: unknown, text: unknown): void => {
+        if (typeof value === "string" || value === undefined || value === null || isSecureValue(value)) {
+            return;
+        }
+        const written = typeof text === "string" ? text : showValue(value);
+        if (typeof value === "number") {
+            problems.push(
+                `${key}: ${written} in ${file.name} is a YAML number, which reaches the program as ${showValue(String(value))}; quote it: ${leafName(key)}: "${written}"`,
+            );
+        } else {
+            problems.push(
+                `${key}: ${written} in ${file.name} is not a string; quote it: ${leafName(key)}: "${written}"`,
+            );
+        }
+    };
+
+    notAString("sync:version", config["sync:version"], sourceConfig["sync:version"]);
+    const servers = config["sync:servers"];
+    const sourceServers = sourceConfig["sync:servers"];
+    if (Array.isArray(servers) && Array.isArray(sourceServers)) {
+        servers.forEach((server, index) => {
+            const sourceServer: unknown = sourceServers[index];
+            if (isObject(server) && isObject(sourceServer)) {
+                notAString(`sync:servers[${index}].version`, server.version, sourceServer.version);
+            }
+        });
+    }
+
+    const plaintext = (key: string, value: unknown): void => {
+        if (value === undefined || value === null || isSecureValue(value)) {
+            return;
+        }
+        if (isObject(value)) {
+            for (const [name, entry] of Object.entries(value)) {
+                plaintext(`${key}.${name}`, entry);
+            }
+            return;
+        }
+        problems.push(
+            `${key}: stored in plaintext in ${file.name} (value not shown); remove it from the file and set it encrypted: pulumi config set --secret --path '${key}' <value>`,
+        );
+    };
+    plaintext("sync:iniSecrets", config["sync:iniSecrets"]);
+    return problems;
+}
+
+/** The config key a problem message starts with (`sync:servers[0].version` of `sync:servers[0].version: …`). */
+function problemKey(problem: string): string {
+    return problem.slice(0, problem.indexOf(": "));
+}
+
 /**
  * Validate the raw stack config. Throws one ConfigError listing every problem, each naming
- * the config key and the bad value (secret values are never shown).
+ * the config key and the bad value (secret values are never shown). With the stack file the
+ * values came from, also refuses what only the file shows (see stackFileProblems).
  */
-export function parseSyncConfig(raw: RawSyncConfig): SyncConfig {
+export function parseSyncConfig(raw: RawSyncConfig, stackFile?: StackFile): SyncConfig {
+    const fileProblems = stackFile ? stackFileProblems(stackFile) : [];
     const problems: string[] = [];
 
     let version = "";
@@ -448,8 +640,11 @@ export function parseSyncConfig(raw: RawSyncConfig): SyncConfig {
     const ini = parseIni("sync:ini", raw.ini, false, problems);
     const iniSecrets = parseIni("sync:iniSecrets", raw.iniSecrets, true, problems);
 
-    if (problems.length > 0) {
-        throw new ConfigError(problems);
+    // What the file shows about a key says more than what its value looks like after YAML parsing.
+    const fromFile = new Set(fileProblems.map(problemKey));
+    const all = [...fileProblems, ...problems.filter((problem) => !fromFile.has(problemKey(problem)))];
+    if (all.length > 0) {
+        throw new ConfigError(all);
     }
     return { version, artifactDir, servers, batchSize, keepReleases, ini, iniSecrets, releaseBucket, commandTimeout };
 }

@@ -17,8 +17,11 @@ export interface ReleaseBucketArgs {
 
 /**
  * The release archive: a private, versioned, encrypted S3 bucket with one object per release at
- * `releases/WeaveServer-<version>.tar.gz`, carrying its sha256. Objects are retained when a
- * release leaves the stack, so the archive keeps every release ever shipped.
+ * `releases/WeaveServer-<version>.tar.gz`, carrying its sha256. Every resource here is retained on
+ * delete: a release leaving the stack stays in the archive, and `pulumi destroy` forgets the bucket
+ * (with its objects, versioning, encryption, public-access block, ownership, policy and lifecycle
+ * still in force) instead of failing on a non-empty bucket. Nothing shipped is ever lost; removing
+ * the archive is a deliberate step outside the stack.
  */
 export class ReleaseBucket extends pulumi.ComponentResource {
     /** The bucket. */
@@ -30,9 +33,10 @@ export class ReleaseBucket extends pulumi.ComponentResource {
 
     constructor(name: string, args: ReleaseBucketArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sync:release:ReleaseBucket", name, {}, opts);
-        const child = { parent: this };
+        // Retained, not deleted: see the class comment.
+        const child = { parent: this, retainOnDelete: true };
 
-        this.bucket = new aws.s3.Bucket(name, { forceDestroy: false }, { ...child, protect: false });
+        this.bucket = new aws.s3.Bucket(name, { forceDestroy: false }, child);
         const bucket = this.bucket.id;
 
         const versioning = new aws.s3.BucketVersioning(
@@ -114,7 +118,7 @@ export class ReleaseBucket extends pulumi.ComponentResource {
                     metadata: { sha256: release.sha256, version: release.version },
                 },
                 // Releases stay in the archive when the stack moves on to another version.
-                { ...child, dependsOn: [versioning], retainOnDelete: true },
+                { ...child, dependsOn: [versioning] },
             );
         }
 

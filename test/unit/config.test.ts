@@ -1,13 +1,18 @@
 import {
     ConfigError,
     RawSyncConfig,
+    StackFile,
     compareVersions,
     parseSyncConfig,
     rolloutBatches,
     showValue,
+    stackFileProblems,
 } from "../../components/config";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMeSdFT6pBKhojihioTe6wNELxftZs7rroVxI+5rN/j/";
+/** A real RSA public key (ssh-keygen -t rsa -b 1024), valid as a key, refused as a pinned host key. */
+const RSA_HOST_KEY =
+    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQC8BWddy1O6ayJMllj/RCGyirX6x4klUZxiRpGtGsVmfK37Fqohpo28ea6qkEv12bJLov6z/kmRNab2U7qkClwoys+IhZEX1F7pqEYaVd6crL/u5TGIBG40eR/5+uFkvemSCu3Hafxxi+0LmaYxwJkTsCGRM62r/hrnZV6q/+YwNw==";
 
 function base(overrides: Partial<RawSyncConfig> = {}): RawSyncConfig {
     return {
@@ -19,9 +24,9 @@ function base(overrides: Partial<RawSyncConfig> = {}): RawSyncConfig {
 }
 
 /** The problems parseSyncConfig reports, or [] when the config is valid. */
-function problems(raw: RawSyncConfig): string[] {
+function problems(raw: RawSyncConfig, stackFile?: StackFile): string[] {
     try {
-        parseSyncConfig(raw);
+        parseSyncConfig(raw, stackFile);
         return [];
     } catch (error) {
         if (error instanceof ConfigError) {
@@ -86,6 +91,20 @@ describe("a valid config", () => {
         });
     });
 
+    test.each([
+        ["what ssh-keyscan -t ed25519 <host> prints", `198.18.0.11 ${HOST_KEY}`],
+        ["ssh-keyscan -p 2222's [host]:port field", `[sync1.example.com]:2222 ${HOST_KEY}`],
+        ["a hashed known_hosts line", `|1|mE2mwHv0KzO3lUf0XUR1W4a7vFM=|Sk0ZHXcpSfaXG0xJAgxw1SeVyT0= ${HOST_KEY}`],
+        ["a line with a trailing newline", `${HOST_KEY}\n`],
+        ["a key with a comment of several words", `${HOST_KEY} root@sync1 (host key)`],
+    ])("accepts %s as the pinned host key, keeping only type and key", (_, hostKey) => {
+        expect(
+            parseSyncConfig(base({ servers: [{ name: "sync1", host: "198.18.0.11", hostKey }] })).servers[0],
+        ).toMatchObject({
+            hostKey: HOST_KEY,
+        });
+    });
+
     test("ini numbers and booleans become the strings configparser reads", () => {
         const parsed = parseSyncConfig(base({ ini: { sync: { quota: 25, debug: false, empty: "" } } }));
         expect(parsed.ini).toEqual({ sync: { quota: "25", debug: "false", empty: "" } });
@@ -131,7 +150,10 @@ describe("hostile and bad values are refused with one message naming the key and
         ["1.0RC1", 'sync:version: "1.0RC1" must be a PEP 440 public version such as 1.1.4 or 1.2rc1'],
         ["1.0c1", 'sync:version: "1.0c1" is not in normalized form; write "1.0rc1"'],
         ["1!2.0", 'sync:version: "1!2.0" must be a PEP 440 public version such as 1.1.4 or 1.2rc1'],
-        [110, "sync:version: 110 must be a PEP 440 public version such as 1.1.4 or 1.2rc1"],
+        [
+            110,
+            'sync:version: 110 is a YAML number, not a version (YAML reads an unquoted 1.10 as 1.1 and 2.0 as 2); quote the version in the stack file: sync:version: "1.10"',
+        ],
     ])("sync:version %j", (version, message) => {
         expect(problems(base({ version }))).toEqual([message]);
     });
@@ -169,15 +191,35 @@ describe("hostile and bad values are refused with one message naming the key and
         [{ port: 70000 }, "sync:servers[0].port: 70000 must be an integer from 1 to 65535"],
         [
             { hostKey: undefined },
-            "sync:servers[0].hostKey: missing; pin the server's SSH host key (ssh-keyscan -t ed25519 <host>)",
+            `sync:servers[0].hostKey: missing; pin the server's SSH host key: pulumi config set --path 'sync:servers[0].hostKey' "$(ssh-keyscan -t ed25519 198.18.0.11)"`,
         ],
         [
             { hostKey: "ssh-ed25519" },
-            'sync:servers[0].hostKey: "ssh-ed25519" must be an SSH public host key line such as "ssh-ed25519 AAAA…" (ssh-keyscan -t ed25519 <host>)',
+            `sync:servers[0].hostKey: "ssh-ed25519" must be an SSH public host key line such as "ssh-ed25519 AAAA…"; pin it with: pulumi config set --path 'sync:servers[0].hostKey' "$(ssh-keyscan -t ed25519 198.18.0.11)"`,
         ],
         [
-            { hostKey: "ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIMeSdFT6pBKhojihioTe6wNELxftZs7rroVxI+5rN/j/" },
-            'sync:servers[0].hostKey: "ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIMeSdFT… (78 chars) is not a valid ssh-rsa key (the base64 does not decode to one)',
+            { hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMeSdFT6pBKhojihioTe6wNELxftZs7rroVxI+5rN" },
+            'sync:servers[0].hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMe… (79 chars) is not a valid ssh-ed25519 key (the base64 does not decode to one)',
+        ],
+        [
+            { hostKey: `$(id) ${HOST_KEY}` },
+            `sync:servers[0].hostKey: "$(id) ssh-ed25519 AAAAC3NzaC1lZDI1NTE5A… (88 chars) must be an SSH public host key line such as "ssh-ed25519 AAAA…"; pin it with: pulumi config set --path 'sync:servers[0].hostKey' "$(ssh-keyscan -t ed25519 198.18.0.11)"`,
+        ],
+        [
+            { hostKey: RSA_HOST_KEY },
+            `sync:servers[0].hostKey: ssh-rsa host keys can't be pinned (the SSH client would offer only SHA-1 ssh-rsa, which Debian 12's sshd refuses); pin the host's ed25519 key (or its ecdsa key): pulumi config set --path 'sync:servers[0].hostKey' "$(ssh-keyscan -t ed25519 198.18.0.11)"`,
+        ],
+        [
+            { hostKey: RSA_HOST_KEY, host: "sync3.example.com", port: 2222 },
+            `sync:servers[0].hostKey: ssh-rsa host keys can't be pinned (the SSH client would offer only SHA-1 ssh-rsa, which Debian 12's sshd refuses); pin the host's ed25519 key (or its ecdsa key): pulumi config set --path 'sync:servers[0].hostKey' "$(ssh-keyscan -p 2222 -t ed25519 sync3.example.com)"`,
+        ],
+        [
+            { hostKey: `[sync3.example.com]:2222 ${RSA_HOST_KEY}` },
+            `sync:servers[0].hostKey: ssh-rsa host keys can't be pinned (the SSH client would offer only SHA-1 ssh-rsa, which Debian 12's sshd refuses); pin the host's ed25519 key (or its ecdsa key): pulumi config set --path 'sync:servers[0].hostKey' "$(ssh-keyscan -t ed25519 198.18.0.11)"`,
+        ],
+        [
+            { version: 1.1 },
+            'sync:servers[0].version: 1.1 is a YAML number, not a version (YAML reads an unquoted 1.10 as 1.1 and 2.0 as 2); quote the version in the stack file: version: "1.10"',
         ],
         [
             { version: "2.0;id" },
@@ -249,6 +291,83 @@ describe("hostile and bad values are refused with one message naming the key and
             "sync:iniSecrets.sync.secret_key: (value not shown: secret) has leading or trailing whitespace, which configparser strips",
         ]);
         expect(found.join("")).not.toContain("hunter2");
+    });
+});
+
+describe("the stack file: what the CLI hides from the program", () => {
+    const file = (config: string): StackFile => ({ name: "Pulumi.prod.yaml", text: `config:\n${config}` });
+
+    test.each([
+        ["1.10", "1.1"],
+        ["2.0", "2"],
+        ["2", "2"],
+        ["1.20", "1.2"],
+    ])("sync:version: %s unquoted is refused, saying what the program would get and what to write", (written, got) => {
+        expect(stackFileProblems(file(`  sync:version: ${written}\n`))).toEqual([
+            `sync:version: ${written} in Pulumi.prod.yaml is a YAML number, which reaches the program as "${got}"; quote it: sync:version: "${written}"`,
+        ]);
+    });
+
+    test.each(['"1.10"', "'1.10'", "1.1.4", "1.2rc1", '"2.0"'])("sync:version: %s is a string: accepted", (written) => {
+        expect(stackFileProblems(file(`  sync:version: ${written}\n`))).toEqual([]);
+    });
+
+    test("a per-server version written as a number is refused, naming the server's index", () => {
+        const text = [
+            '  sync:version: "1.10"',
+            "  sync:servers:",
+            "    - name: sync1",
+            '      version: "1.11"',
+            "    - name: sync2",
+            "      version: 1.10",
+            "",
+        ].join("\n");
+        expect(stackFileProblems(file(text))).toEqual([
+            'sync:servers[1].version: 1.10 in Pulumi.prod.yaml is a YAML number, which reaches the program as "1.1"; quote it: version: "1.10"',
+        ]);
+    });
+
+    test("parseSyncConfig reports the stack file's message instead of the value's (one message per key)", () => {
+        const text = ["  sync:version: 1.10", "  sync:servers:", "    - name: sync1", "      version: 1.20", ""].join(
+            "\n",
+        );
+        expect(
+            problems(
+                base({
+                    version: "1.1",
+                    servers: [{ name: "sync1", host: "198.18.0.11", hostKey: HOST_KEY, version: 1.2 }],
+                }),
+                file(text),
+            ),
+        ).toEqual([
+            'sync:version: 1.10 in Pulumi.prod.yaml is a YAML number, which reaches the program as "1.1"; quote it: sync:version: "1.10"',
+            'sync:servers[0].version: 1.20 in Pulumi.prod.yaml is a YAML number, which reaches the program as "1.2"; quote it: version: "1.20"',
+        ]);
+    });
+
+    test("sync:iniSecrets: encrypted values pass; a plaintext one is refused without showing it", () => {
+        const encrypted = [
+            "  sync:iniSecrets:",
+            "    sync:",
+            "      secret_key:",
+            "        secure: v1:vVaZihVMEON6VdUo:tE4j0qocInbWjg26mIQhiTMJH1ohOg==",
+            "",
+        ].join("\n");
+        expect(stackFileProblems(file(encrypted))).toEqual([]);
+        expect(stackFileProblems(file("  sync:iniSecrets:\n    secure: v1:abc:def==\n"))).toEqual([]);
+        const plain = `${encrypted}      database_url: mysql://sync:hunter2@db/sync\n    storage:\n      pool_size: 10\n`;
+        const found = stackFileProblems(file(plain));
+        expect(found).toEqual([
+            "sync:iniSecrets.sync.database_url: stored in plaintext in Pulumi.prod.yaml (value not shown); remove it from the file and set it encrypted: pulumi config set --secret --path 'sync:iniSecrets.sync.database_url' <value>",
+            "sync:iniSecrets.storage.pool_size: stored in plaintext in Pulumi.prod.yaml (value not shown); remove it from the file and set it encrypted: pulumi config set --secret --path 'sync:iniSecrets.storage.pool_size' <value>",
+        ]);
+        expect(found.join("")).not.toContain("hunter2");
+    });
+
+    test("a file without these keys, or one YAML can't read, adds nothing (the CLI read it first)", () => {
+        expect(stackFileProblems(file("  aws:region: eu-west-1\n"))).toEqual([]);
+        expect(stackFileProblems({ name: "Pulumi.prod.yaml", text: "config: [unclosed" })).toEqual([]);
+        expect(stackFileProblems({ name: "Pulumi.prod.yaml", text: "" })).toEqual([]);
     });
 });
 

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { derivedHostKey, ed25519KeyPairFromSeed, publicKeyOfPrivateKey } from "../../components/sshKeys";
-import { hostKeyProblem } from "../../components/config";
+import { hostKeyProblem, normalizeHostKey } from "../../components/config";
 
 function tempFile(content: string): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sync-keys-"));
@@ -43,4 +43,48 @@ test("publicKeyOfPrivateKey reads a PEM RSA key", () => {
     const expected = fs.readFileSync(`${file}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" ");
     expect(fs.readFileSync(file, "utf8")).toContain("BEGIN RSA PRIVATE KEY");
     expect(publicKeyOfPrivateKey(fs.readFileSync(file, "utf8"))).toBe(expected);
+});
+
+/** A fresh host key from ssh-keygen: the `.pub` line, `<type> <base64> <comment>`. */
+function hostKeyPub(type: string, bits?: number): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sync-hostkey-"));
+    const file = path.join(dir, "ssh_host_key");
+    execFileSync("ssh-keygen", [
+        "-q",
+        "-t",
+        type,
+        ...(bits ? ["-b", String(bits)] : []),
+        "-N",
+        "",
+        "-C",
+        "root@h",
+        "-f",
+        file,
+    ]);
+    return fs.readFileSync(`${file}.pub`, "utf8").trim();
+}
+
+test.each([
+    ["ed25519", "ed25519", undefined],
+    ["ecdsa P-256", "ecdsa", 256],
+    ["ecdsa P-384", "ecdsa", 384],
+    ["ecdsa P-521", "ecdsa", 521],
+])("the line ssh-keyscan prints for an %s host key is accepted as is and pinned as <type> <key>", (_, type, bits) => {
+    const [keyType, base64] = hostKeyPub(type, bits).split(" ");
+    // ssh-keyscan [-p port] prints `<host> <type> <base64>`, with `[host]:port` for another port.
+    for (const line of [`198.18.0.11 ${keyType} ${base64}`, `[sync3.example.com]:2222 ${keyType} ${base64}`]) {
+        expect(hostKeyProblem("k", line)).toBeUndefined();
+        expect(normalizeHostKey(line)).toBe(`${keyType} ${base64}`);
+    }
+    // A key cut short by a bad paste is refused.
+    expect(hostKeyProblem("k", `${keyType} ${base64.slice(0, -8)}`)).toMatch(/^k: .* is not a valid /);
+});
+
+test("an ssh-rsa host key is refused, whatever its form, with how to pin the ed25519 one", () => {
+    const pub = hostKeyPub("rsa", 2048);
+    for (const line of [pub, `198.18.0.11 ${pub.split(" ").slice(0, 2).join(" ")}`]) {
+        expect(hostKeyProblem("sync:servers[2].hostKey", line, "sync3.example.com", 2222)).toBe(
+            "sync:servers[2].hostKey: ssh-rsa host keys can't be pinned (the SSH client would offer only SHA-1 ssh-rsa, which Debian 12's sshd refuses); pin the host's ed25519 key (or its ecdsa key): pulumi config set --path 'sync:servers[2].hostKey' \"$(ssh-keyscan -p 2222 -t ed25519 sync3.example.com)\"",
+        );
+    }
 });
