@@ -1,12 +1,25 @@
 // The Sync server release stack. The only reader of pulumi.Config: everything is validated here,
 // before a single resource is declared, then handed to the components as plain typed values.
 import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import * as path from "path";
 import { ReleaseArtifact, loadReleaseArtifact } from "./components/artifacts";
-import { ConfigError, RawSyncConfig, parseSyncConfig, versionsInUse } from "./components/config";
+import { ConfigError, RawSyncConfig, StackFile, parseSyncConfig, versionsInUse } from "./components/config";
 import { SyncFleet } from "./components/fleet";
 import { ReleaseBucket, releaseObjectKey } from "./components/releaseBucket";
 
 const config = new pulumi.Config("sync");
+
+/**
+ * The stack file the CLI read this config from. The program runs in the project directory (the
+ * pulumi CLI and the Automation API runner both start it there), beside Pulumi.<stack>.yaml.
+ * Without one (config from elsewhere), only the values themselves are checked.
+ */
+function readStackFile(): StackFile | undefined {
+    const name = `Pulumi.${pulumi.getStack()}.yaml`;
+    const file = path.join(process.cwd(), name);
+    return fs.existsSync(file) ? { name, text: fs.readFileSync(file, "utf8") } : undefined;
+}
 
 const raw: RawSyncConfig = {
     version: config.get("version"),
@@ -14,21 +27,27 @@ const raw: RawSyncConfig = {
     servers: config.getObject("servers"),
     rollout: config.getObject("rollout"),
     ini: config.getObject("ini"),
-    // Read as plain values only to validate them; they are wrapped as secrets below.
+    // Read plain only to validate it (errors never show its values); resources get the secret below.
     iniSecrets: config.getObject("iniSecrets"),
     keepReleases: config.getNumber("keepReleases"),
     releaseBucket: config.getBoolean("releaseBucket"),
     commandTimeout: config.getNumber("commandTimeout"),
 };
-const sshPrivateKeyText = config.get("sshPrivateKey");
 
-const settings = parseSyncConfig(raw);
+const settings = parseSyncConfig(raw, readStackFile());
+// Same here: the plain value is only looked at; what reaches resources is the secret Output.
+const sshPrivateKeyText = config.get("sshPrivateKey");
 if (!sshPrivateKeyText || !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(sshPrivateKeyText)) {
     throw new ConfigError([
         "sync:sshPrivateKey: missing or not a private key; set it with: pulumi config set --secret sync:sshPrivateKey < ~/.ssh/deploy_ed25519",
     ]);
 }
-const sshPrivateKey = pulumi.secret(sshPrivateKeyText);
+const sshPrivateKey = config.requireSecret("sshPrivateKey");
+// Validated above from the plain read; resources only ever get the secret Output (none when unset).
+const iniSecrets =
+    Object.keys(settings.iniSecrets).length > 0
+        ? config.requireSecretObject<unknown>("iniSecrets").apply(() => settings.iniSecrets)
+        : settings.iniSecrets;
 
 const releases: Record<string, ReleaseArtifact> = {};
 for (const version of versionsInUse(settings)) {
@@ -45,15 +64,14 @@ const fleet = new SyncFleet("sync", {
     releases,
     sshPrivateKey,
     ini: settings.ini,
-    iniSecrets: settings.iniSecrets,
+    iniSecrets,
     keepReleases: settings.keepReleases,
     commandTimeout: settings.commandTimeout,
-    stack: pulumi.getStack(),
 });
 
 /** The release every server runs unless it has a canary override. */
 export const version = settings.version;
-/** Per server: the address the stack reaches, the version it should serve, its rollout batch. */
+/** Per server: address, the version it should serve, the version it served after its install, pinned host key, rollout batch. */
 export const servers = fleet.report;
 /** Per release in use: its object key in the archive and its sha256. */
 export const releaseArchive = Object.fromEntries(
@@ -62,5 +80,5 @@ export const releaseArchive = Object.fromEntries(
         { objectKey: releaseObjectKey(release.version), sha256: release.sha256 },
     ]),
 );
-/** The S3 bucket holding every release (absent when sync:releaseBucket is false). */
-export const releaseBucketName = bucket?.bucketName;
+/** The S3 bucket holding every release; null when sync:releaseBucket is false (undefined would warn on every run). */
+export const releaseBucketName: pulumi.Output<string> | null = bucket ? bucket.bucketName : null;

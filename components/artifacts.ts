@@ -1,6 +1,8 @@
-// Find a release's files in sync:artifactDir and fingerprint them. Reads the local disk only.
+// Find a release's files in sync:artifactDir, fingerprint them and pack them into one bundle to
+// upload. Reads and writes the local disk only.
 import * as crypto from "crypto";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 
 /** A release as found on the deployer's disk. */
@@ -13,8 +15,21 @@ export interface ReleaseArtifact {
     sha256: string;
     /** Folder of dependency wheels, when the artifact dir has one. */
     wheelhousePath?: string;
-    /** `sha256sum` lines for every file in the wheelhouse, sorted by name ("" without one). */
-    wheelhouseManifest: string;
+    /**
+     * The one file uploaded per release: an uncompressed tar holding SHA256SUMS, the sdist and
+     * wheelhouse/<each wheel>. Content-addressed, byte-identical for the same inputs.
+     */
+    bundlePath: string;
+    /** sha256 of the bundle, hex. */
+    bundleSha256: string;
+}
+
+/** One file of a bundle. */
+export interface BundleMember {
+    /** Path inside the archive (relative, `/`-separated). */
+    name: string;
+    /** Its bytes. */
+    data: Buffer;
 }
 
 /** A release file is missing or unreadable; names the config key and the path. */
@@ -30,20 +45,185 @@ export function sdistFileName(version: string): string {
     return `WeaveServer-${version}.tar.gz`;
 }
 
-function sha256File(file: string): string {
-    return crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+/** The files of a wheelhouse that go into a bundle. */
+const WHEELHOUSE_FILE = /^[A-Za-z0-9_][A-Za-z0-9_.+-]*\.(whl|tar\.gz|zip)$/;
+
+function sha256(data: Buffer): string {
+    return crypto.createHash("sha256").update(data).digest("hex");
 }
 
-/** `sha256sum`-format manifest of the wheelhouse, or "" when there is none. */
-export function wheelhouseManifest(dir: string): string {
-    const names = fs
-        .readdirSync(dir)
-        .filter((name) => /^[A-Za-z0-9_.+-]+\.(whl|tar\.gz|zip)$/.test(name))
-        .sort();
-    return names.map((name) => `${sha256File(path.join(dir, name))}  ${name}\n`).join("");
+function byBytes(a: string, b: string): number {
+    return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
-/** Locate and fingerprint one release; throws ArtifactError naming the missing path. */
+/** Where bundles are written: $SYNC_RELEASE_BUNDLE_DIR, else <tmpdir>/sync-release-bundles. */
+export function bundleDir(): string {
+    return process.env.SYNC_RELEASE_BUNDLE_DIR || path.join(os.tmpdir(), "sync-release-bundles");
+}
+
+function octal(value: number, width: number): string {
+    // width - 1 digits, NUL-terminated
+    const digits = value.toString(8);
+    if (digits.length > width - 1) {
+        throw new Error(`tar: ${value} does not fit a ${width}-byte field`);
+    }
+    return `${digits.padStart(width - 1, "0")}\0`;
+}
+
+/**
+ * Split a member name into ustar's name (≤ 100 bytes) and prefix (≤ 155 bytes) fields; undefined
+ * when it does not fit (a pax header then carries it).
+ */
+function ustarName(name: string): { name: string; prefix: string } | undefined {
+    const bytes = Buffer.byteLength(name);
+    if (bytes <= 100) {
+        return { name, prefix: "" };
+    }
+    for (let i = name.indexOf("/"); i >= 0; i = name.indexOf("/", i + 1)) {
+        const prefix = name.slice(0, i);
+        const rest = name.slice(i + 1);
+        if (Buffer.byteLength(prefix) <= 155 && Buffer.byteLength(rest) <= 100 && rest.length > 0) {
+            return { name: rest, prefix };
+        }
+    }
+    return undefined;
+}
+
+/** A pax extended header record: "<length> path=<name>\n", the length counting itself. */
+function paxRecord(key: string, value: string): string {
+    const body = ` ${key}=${value}\n`;
+    let length = Buffer.byteLength(body) + 1;
+    while (String(length).length + Buffer.byteLength(body) !== length) {
+        length = String(length).length + Buffer.byteLength(body);
+    }
+    return `${length}${body}`;
+}
+
+function ustarHeader(member: BundleMember, type = "0"): Buffer {
+    const header = Buffer.alloc(512, 0);
+    const { name, prefix } = ustarName(member.name) ?? {
+        name: member.name.slice(-100).replace(/^[^/]*\//, ""),
+        prefix: "",
+    };
+    const put = (offset: number, length: number, value: string) => {
+        const bytes = Buffer.from(value, "utf8");
+        if (bytes.length > length) {
+            throw new Error(`tar: field too long: ${value}`);
+        }
+        bytes.copy(header, offset);
+    };
+    put(0, 100, name);
+    put(100, 8, octal(0o644, 8)); // mode
+    put(108, 8, octal(0, 8)); // uid
+    put(116, 8, octal(0, 8)); // gid
+    put(124, 12, octal(member.data.length, 12)); // size
+    put(136, 12, octal(0, 12)); // mtime
+    put(148, 8, "        "); // checksum, as spaces while it is computed
+    put(156, 1, type); // "0": regular file, "x": pax header of the next member
+    put(257, 6, "ustar\0");
+    put(263, 2, "00");
+    put(265, 32, "root");
+    put(297, 32, "root");
+    put(329, 8, octal(0, 8)); // devmajor
+    put(337, 8, octal(0, 8)); // devminor
+    put(345, 155, prefix);
+    let sum = 0;
+    for (const byte of header) {
+        sum += byte;
+    }
+    put(148, 8, `${sum.toString(8).padStart(6, "0")}\0 `);
+    return header;
+}
+
+/**
+ * A deterministic uncompressed POSIX ustar archive: members sorted by name, regular files only,
+ * mode 0644, uid/gid 0 (root), mtime 0; the same members give the same bytes.
+ */
+export function ustar(members: BundleMember[]): Buffer {
+    const sorted = [...members].sort((a, b) => byBytes(a.name, b.name));
+    const chunks: Buffer[] = [];
+    let previous: string | undefined;
+    for (const member of sorted) {
+        if (member.name === previous) {
+            throw new Error(`tar: member ${member.name} twice`);
+        }
+        previous = member.name;
+        if (member.name.startsWith("/") || member.name.split("/").some((part) => part === "" || part === "..")) {
+            throw new Error(`tar: unsafe member name ${member.name}`);
+        }
+        const entries: [BundleMember, string][] = [];
+        if (!ustarName(member.name)) {
+            const record = Buffer.from(paxRecord("path", member.name), "utf8");
+            entries.push([{ name: `PaxHeaders/${path.posix.basename(member.name).slice(0, 80)}`, data: record }, "x"]);
+        }
+        entries.push([member, "0"]);
+        for (const [entry, type] of entries) {
+            chunks.push(ustarHeader(entry, type), entry.data);
+            const pad = (512 - (entry.data.length % 512)) % 512;
+            if (pad > 0) {
+                chunks.push(Buffer.alloc(pad, 0));
+            }
+        }
+    }
+    chunks.push(Buffer.alloc(1024, 0)); // end of archive: two zero blocks
+    return Buffer.concat(chunks);
+}
+
+/** `sha256sum` lines for members, in name order. */
+function sha256sums(members: BundleMember[]): string {
+    return [...members]
+        .sort((a, b) => byBytes(a.name, b.name))
+        .map((m) => `${sha256(m.data)}  ${m.name}\n`)
+        .join("");
+}
+
+/** Write data to <dir>/<sha256>.tar unless it is there already (temp file + rename). */
+function writeContentAddressed(data: Buffer): { file: string; sha256: string } {
+    const digest = sha256(data);
+    const dir = bundleDir();
+    const file = path.join(dir, `${digest}.tar`);
+    fs.mkdirSync(dir, { recursive: true });
+    if (fs.existsSync(file) && sha256(fs.readFileSync(file)) === digest) {
+        return { file, sha256: digest };
+    }
+    const tmp = path.join(dir, `.${digest}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp`);
+    try {
+        fs.writeFileSync(tmp, data, { mode: 0o644 });
+        fs.renameSync(tmp, file);
+    } finally {
+        fs.rmSync(tmp, { force: true });
+    }
+    return { file, sha256: digest };
+}
+
+/**
+ * One release from its files: the sdist and (optionally) a wheelhouse folder, fingerprinted and
+ * packed into the bundle the stack uploads (SHA256SUMS, WeaveServer-<v>.tar.gz, wheelhouse/*).
+ */
+export function releaseArtifactFrom(version: string, sdistPath: string, wheelhousePath?: string): ReleaseArtifact {
+    const sdist = fs.readFileSync(sdistPath);
+    const members: BundleMember[] = [{ name: sdistFileName(version), data: sdist }];
+    if (wheelhousePath) {
+        for (const name of fs.readdirSync(wheelhousePath).filter((n) => WHEELHOUSE_FILE.test(n))) {
+            const file = path.join(wheelhousePath, name);
+            if (fs.statSync(file).isFile()) {
+                members.push({ name: `wheelhouse/${name}`, data: fs.readFileSync(file) });
+            }
+        }
+    }
+    members.push({ name: "SHA256SUMS", data: Buffer.from(sha256sums(members), "utf8") });
+    const bundle = writeContentAddressed(ustar(members));
+    return {
+        version,
+        sdistPath,
+        sha256: sha256(sdist),
+        wheelhousePath,
+        bundlePath: bundle.file,
+        bundleSha256: bundle.sha256,
+    };
+}
+
+/** Locate, fingerprint and bundle one release; throws ArtifactError naming the missing path. */
 export function loadReleaseArtifact(artifactDir: string, version: string): ReleaseArtifact {
     const dir = path.resolve(artifactDir);
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
@@ -57,11 +237,5 @@ export function loadReleaseArtifact(artifactDir: string, version: string): Relea
     }
     const wheelhouse = path.join(dir, "wheelhouse");
     const hasWheelhouse = fs.existsSync(wheelhouse) && fs.statSync(wheelhouse).isDirectory();
-    return {
-        version,
-        sdistPath,
-        sha256: sha256File(sdistPath),
-        wheelhousePath: hasWheelhouse ? wheelhouse : undefined,
-        wheelhouseManifest: hasWheelhouse ? wheelhouseManifest(wheelhouse) : "",
-    };
+    return releaseArtifactFrom(version, sdistPath, hasWheelhouse ? wheelhouse : undefined);
 }

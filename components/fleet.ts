@@ -16,28 +16,31 @@ export interface SyncFleetArgs {
     /** Non-secret ini settings. */
     ini: IniData;
     /** Secret ini settings. */
-    iniSecrets: IniData;
+    iniSecrets: pulumi.Input<IniData>;
     /** Complete releases kept on each host. */
     keepReleases: number;
     /** Seconds any one remote step may take. */
     commandTimeout: number;
-    /** Stack name. */
-    stack: string;
 }
 
 /** What the stack reports per server. */
 export interface ServerReport {
     /** Address the stack connects to. */
     address: pulumi.Output<string>;
-    /** Release the server should serve. */
+    /** Release the server should serve (sync:version or its canary override). */
     version: string;
+    /** Release the host served when its install last finished, read from the host. */
+    serves: pulumi.Output<string>;
+    /** The SSH host key the stack pins for it. */
+    hostKey: pulumi.Output<string>;
     /** Rollout batch, from 1. */
     batch: number;
 }
 
 /**
- * The servers in rollout batches: every server of batch k waits for the settings and installs of
- * batch k-1, so a host that fails stops the rollout there and later hosts stay untouched.
+ * The servers in rollout batches: every server of batch k depends on the SyncServer components of
+ * batch k-1 (so on everything they run), so a host that fails stops the rollout there and later
+ * hosts stay untouched.
  */
 export class SyncFleet extends pulumi.ComponentResource {
     /** The servers, by name. */
@@ -52,7 +55,7 @@ export class SyncFleet extends pulumi.ComponentResource {
         this.servers = {};
         this.batches = [];
         this.report = {};
-        let gate: pulumi.Resource[] = [];
+        let previousBatch: pulumi.Resource[] = [];
         rolloutBatches(args.servers, args.batchSize).forEach((batch, index) => {
             const built = batch.map(
                 (spec) =>
@@ -66,18 +69,23 @@ export class SyncFleet extends pulumi.ComponentResource {
                             iniSecrets: args.iniSecrets,
                             keepReleases: args.keepReleases,
                             commandTimeout: args.commandTimeout,
-                            dependsOn: gate,
-                            stack: args.stack,
+                            dependsOn: previousBatch,
                         },
                         { parent: this },
                     ),
             );
             batch.forEach((spec, i) => {
                 this.servers[spec.name] = built[i];
-                this.report[spec.name] = { address: built[i].address, version: spec.version, batch: index + 1 };
+                this.report[spec.name] = {
+                    address: built[i].address,
+                    version: spec.version,
+                    serves: built[i].servedVersion,
+                    hostKey: built[i].hostKey,
+                    batch: index + 1,
+                };
             });
             this.batches.push(built);
-            gate = built.flatMap((server) => server.rolloutGate);
+            previousBatch = built;
         });
         this.registerOutputs({});
     }

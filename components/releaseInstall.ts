@@ -1,10 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { ReleaseArtifact, sdistFileName } from "./artifacts";
-import { HostStepArgs, renderRemoteCommand } from "./remoteCommand";
-
-/** Where uploads land on a host; install.sh verifies them before use. */
-export const REMOTE_INCOMING = "/var/sync/dist/incoming";
+import { ReleaseArtifact } from "./artifacts";
+import { HostStepArgs, bundleRemotePath, renderInstallCommand } from "./remoteCommand";
 
 /** Arguments of a ReleaseInstall. */
 export interface ReleaseInstallArgs extends HostStepArgs {
@@ -12,80 +9,64 @@ export interface ReleaseInstallArgs extends HostStepArgs {
     release: ReleaseArtifact;
     /** Complete releases kept on the host. */
     keepReleases: number;
+    /**
+     * What identifies the machine behind the connection (address, port, host key, instance id):
+     * when it changes, the host may be a new, bare one, so the upload is sent again.
+     */
+    hostIdentity: pulumi.Input<string>;
 }
 
-/** The install command line for a release (also what the fleet tier runs). */
-export function renderInstallCommand(
-    release: ReleaseArtifact,
-    keepReleases: number,
-    user: string,
-    timeoutSeconds: number,
-): string {
-    return renderRemoteCommand("install", [release.version, release.sha256, String(keepReleases)], {
-        user,
-        timeoutSeconds,
-    });
+/** The version the host serves, from the install's stdout (its last line). */
+export function servedVersionOf(stdout: string): string {
+    const lines = stdout.trim().split("\n");
+    return lines[lines.length - 1]?.trim() ?? "";
 }
 
 /**
- * Install-and-restart of one release on one host, keyed on version + sha256: a new release
- * replaces this resource (create-before-delete), and its `delete` only forgets the old uploads,
- * never `current`. A release still kept on the host is switched to without a rebuild.
+ * Install-and-restart of one release on one host. One upload (the release bundle: sdist,
+ * wheelhouse and their checksums in one file) and one short install command, both keyed on the
+ * release and the host's identity, so a new release or a replaced host replaces them. Neither has
+ * a remote delete: removing a server or destroying the stack never needs the host to answer (the
+ * install prunes old uploads itself). A release still kept on the host is switched to without a
+ * rebuild.
  */
 export class ReleaseInstall extends pulumi.ComponentResource {
-    /** The sdist upload. */
-    public readonly sdistUpload: command.remote.CopyToRemote;
-    /** The wheelhouse upload, when the release has one. */
-    public readonly wheelhouseUpload?: command.remote.CopyToRemote;
+    /** The release bundle upload. */
+    public readonly upload: command.remote.CopyToRemote;
     /** The install-and-restart command. */
     public readonly install: command.remote.Command;
-    /** The version this host serves once the install succeeded. */
-    public readonly version: pulumi.Output<string>;
+    /** The version the host served when the install finished (read from the host). */
+    public readonly servedVersion: pulumi.Output<string>;
 
     constructor(name: string, args: ReleaseInstallArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sync:server:ReleaseInstall", name, {}, opts);
         const { release } = args;
-        const triggers = [release.version, release.sha256];
+        const releaseTriggers = [release.version, release.sha256, args.hostIdentity];
 
-        this.sdistUpload = new command.remote.CopyToRemote(
-            `${name}-sdist`,
+        this.upload = new command.remote.CopyToRemote(
+            `${name}-bundle`,
             {
                 connection: args.connection,
-                source: new pulumi.asset.FileAsset(release.sdistPath),
-                remotePath: `${REMOTE_INCOMING}/${sdistFileName(release.version)}`,
-                triggers,
+                source: new pulumi.asset.FileAsset(release.bundlePath),
+                remotePath: bundleRemotePath(release.version),
+                triggers: [...releaseTriggers, release.bundleSha256],
             },
             { parent: this, dependsOn: args.dependsOn },
         );
-        const uploads: pulumi.Resource[] = [this.sdistUpload];
-        if (release.wheelhousePath) {
-            this.wheelhouseUpload = new command.remote.CopyToRemote(
-                `${name}-wheelhouse`,
-                {
-                    connection: args.connection,
-                    source: new pulumi.asset.FileArchive(release.wheelhousePath),
-                    remotePath: `${REMOTE_INCOMING}/wheelhouse-${release.version}`,
-                    triggers: [...triggers, release.wheelhouseManifest],
-                },
-                { parent: this, dependsOn: args.dependsOn },
-            );
-            uploads.push(this.wheelhouseUpload);
-        }
-
-        const installCommand = renderInstallCommand(release, args.keepReleases, args.user, args.timeoutSeconds);
         this.install = new command.remote.Command(
             `${name}-install`,
             {
                 connection: args.connection,
-                create: installCommand,
-                delete: renderRemoteCommand("forget", [release.version], { user: args.user, timeoutSeconds: 60 }),
-                stdin: release.wheelhouseManifest,
-                triggers,
+                create: renderInstallCommand(release, args.keepReleases, {
+                    user: args.user,
+                    timeoutSeconds: args.timeoutSeconds,
+                }),
+                triggers: releaseTriggers,
                 addPreviousOutputInEnv: false,
             },
-            { parent: this, dependsOn: [...args.dependsOn, ...uploads] },
+            { parent: this, dependsOn: [...args.dependsOn, this.upload] },
         );
-        this.version = this.install.stdout.apply(() => release.version);
-        this.registerOutputs({ version: this.version });
+        this.servedVersion = this.install.stdout.apply(servedVersionOf);
+        this.registerOutputs({ servedVersion: this.servedVersion });
     }
 }

@@ -1,9 +1,17 @@
 // Render the command lines that run the remote scripts on a host. Pure functions: the fleet tier
 // takes its commands from here too, so tests and the stack run exactly the same thing.
+//
+// The runtime step installs the scripts of components/remote/ on the host, content-addressed at
+// /var/sync/scripts/<hash>/: its command is one short line and its stdin carries bootstrap.sh and
+// every script. Every other step is one short line naming its script by that hash, so a changed
+// script changes the command of every step that uses it (and Pulumi runs it again), and a failure
+// prints a short command followed by the script's own last line.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { ReleaseArtifact } from "./artifacts";
 
 /** What every component that runs a remote step on a host needs. */
 export interface HostStepArgs {
@@ -17,10 +25,30 @@ export interface HostStepArgs {
     dependsOn: pulumi.Input<pulumi.Resource>[];
 }
 
-/** The scripts under components/remote/, each sent together with lib.sh. */
-export type RemoteScript = "runtime" | "install" | "ini" | "forget";
+/** How a remote script is run. */
+export interface RemoteCommandOptions {
+    /** SSH user; anything but root goes through `sudo -n` (fails rather than prompts). */
+    user: string;
+    /** Seconds before the whole script is killed (remote commands have no timeout of their own). */
+    timeoutSeconds: number;
+}
+
+/** One file installed on the hosts. */
+export interface HostScript {
+    /** File name, e.g. `install.sh`. */
+    name: string;
+    /** Its exact content. */
+    content: string;
+}
 
 const REMOTE_DIR = path.join(__dirname, "remote");
+/** Sent first on the runtime step's stdin; not installed itself. */
+const BOOTSTRAP = "bootstrap.sh";
+/** Where the scripts live on a host, one directory per hash. */
+export const HOST_SCRIPTS_ROOT = "/var/sync/scripts";
+/** Where a release bundle is uploaded. */
+export const REMOTE_INCOMING = "/var/sync/dist/incoming";
+const SCRIPT_NAME = /^[a-z0-9_-]+\.(sh|py)$/;
 
 /** Quote one word for a POSIX shell: single quotes, with embedded ones closed and escaped. */
 export function shellQuote(word: string): string {
@@ -30,39 +58,131 @@ export function shellQuote(word: string): string {
     return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The program sent for one script: lib.sh followed by the script itself. */
-export function remoteProgram(script: RemoteScript): string {
-    const lib = fs.readFileSync(path.join(REMOTE_DIR, "lib.sh"), "utf8");
-    const body = fs.readFileSync(path.join(REMOTE_DIR, `${script}.sh`), "utf8");
-    return `${lib}\n${body}`;
+/** The scripts installed on the hosts (every file of components/remote/ but bootstrap.sh), by name. */
+export function hostScripts(dir: string = REMOTE_DIR): HostScript[] {
+    return fs
+        .readdirSync(dir)
+        .filter((name) => name !== BOOTSTRAP && SCRIPT_NAME.test(name))
+        .sort(byBytes)
+        .map((name) => ({ name, content: fs.readFileSync(path.join(dir, name), "utf8") }));
 }
 
-/** How a remote script is run. */
-export interface RemoteCommandOptions {
-    /** SSH user; anything but root goes through `sudo -n` (fails rather than prompts). */
-    user: string;
-    /** Seconds before the whole script is killed (remote commands have no timeout of their own). */
-    timeoutSeconds: number;
+function byBytes(a: string, b: string): number {
+    return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+function sha256(data: string | Buffer): string {
+    return crypto.createHash("sha256").update(data).digest("hex");
 }
 
 /**
- * `timeout … bash -c '<lib+script>' sync-<script> 'arg'…`: the program and every argument are
- * single-quoted words, so no config value is ever parsed by the remote shell.
+ * The hash a set of scripts is installed under: the first 16 hex digits of the sha256 of what
+ * `sha256sum` prints for the files in name order (`<sha256>  <name>\n` each). bootstrap.sh checks
+ * the files it received against it before it moves them into place.
  */
-export function renderRemoteCommand(script: RemoteScript, args: string[], options: RemoteCommandOptions): string {
+export function scriptsHash(scripts: HostScript[]): string {
+    const lines = [...scripts]
+        .sort((a, b) => byBytes(a.name, b.name))
+        .map((s) => `${sha256(Buffer.from(s.content, "utf8"))}  ${s.name}\n`)
+        .join("");
+    return sha256(lines).slice(0, 16);
+}
+
+/** The hash of the scripts in components/remote/ (what the runtime step installs). */
+export function hostScriptsHash(): string {
+    return scriptsHash(hostScripts());
+}
+
+/** `[sudo -n ]timeout --kill-after=10 <T>`: every step runs as root, bounded in time. */
+function commandPrefix(options: RemoteCommandOptions): string[] {
     if (!Number.isInteger(options.timeoutSeconds) || options.timeoutSeconds <= 0) {
         throw new Error(`timeoutSeconds must be a positive integer, got ${options.timeoutSeconds}`);
     }
-    const words = [
+    return [
         ...(options.user === "root" ? [] : ["sudo", "-n"]),
         "timeout",
         "--kill-after=10",
         String(options.timeoutSeconds),
-        "bash",
-        "-c",
-        shellQuote(remoteProgram(script)),
-        `sync-${script}`,
-        ...args.map(shellQuote),
     ];
-    return words.join(" ");
+}
+
+/** `… bash /var/sync/scripts/<hash>/<script> 'arg'…`: every argument one single-quoted word. */
+function renderScriptCommand(script: string, args: string[], options: RemoteCommandOptions): string {
+    return [
+        ...commandPrefix(options),
+        "bash",
+        `${HOST_SCRIPTS_ROOT}/${hostScriptsHash()}/${script}`,
+        ...args.map(shellQuote),
+    ].join(" ");
+}
+
+/** The program for `bash -s`: bootstrap.sh, every script as a quoted here-document, then the finish. */
+export function renderBootstrapProgram(scripts: HostScript[], bootstrap: string): string {
+    const hash = scriptsHash(scripts);
+    const terminator = `SYNC_EOF_${hash}`;
+    const parts = [bootstrap.endsWith("\n") ? bootstrap : `${bootstrap}\n`];
+    for (const script of scripts) {
+        if (!SCRIPT_NAME.test(script.name)) {
+            throw new Error(`remote script name ${JSON.stringify(script.name)} is not [a-z0-9_-].(sh|py)`);
+        }
+        if (!script.content.endsWith("\n")) {
+            throw new Error(`remote script ${script.name} must end with a newline`);
+        }
+        if (script.content.split("\n").includes(terminator)) {
+            throw new Error(`remote script ${script.name} contains the line ${terminator}`);
+        }
+        parts.push(`sync_put ${script.name} <<'${terminator}'\n${script.content}${terminator}\n`);
+    }
+    parts.push(`sync_finish "$@"\n`);
+    return parts.join("");
+}
+
+/**
+ * The runtime step: `[sudo -n ]timeout --kill-after=10 <T> bash -s sync-runtime '<hash>'
+ * '<deployUser>' '<processes>' '<threads>'`, with the bootstrap and every script on stdin. It
+ * installs the scripts at /var/sync/scripts/<hash>/ and runs runtime.sh from there.
+ */
+export function renderRuntimeStep(
+    deployUser: string,
+    wsgiProcesses: number,
+    wsgiThreads: number,
+    options: RemoteCommandOptions,
+): { command: string; stdin: string } {
+    const scripts = hostScripts();
+    const hash = scriptsHash(scripts);
+    const command = [
+        ...commandPrefix(options),
+        "bash",
+        "-s",
+        "sync-runtime",
+        ...[hash, deployUser, String(wsgiProcesses), String(wsgiThreads)].map(shellQuote),
+    ].join(" ");
+    const stdin = renderBootstrapProgram(scripts, fs.readFileSync(path.join(REMOTE_DIR, BOOTSTRAP), "utf8"));
+    return { command, stdin };
+}
+
+/** Where the stack uploads a release's bundle. */
+export function bundleRemotePath(version: string): string {
+    return `${REMOTE_INCOMING}/WeaveServer-${version}.release.tar`;
+}
+
+/**
+ * The install step: `… bash /var/sync/scripts/<hash>/install.sh '<version>' '<sdist sha256>'
+ * '<bundle sha256>' '<keep>'`. Its stdout is one line: the version the host serves afterwards.
+ */
+export function renderInstallCommand(
+    release: ReleaseArtifact,
+    keepReleases: number,
+    options: RemoteCommandOptions,
+): string {
+    return renderScriptCommand(
+        "install.sh",
+        [release.version, release.sha256, release.bundleSha256, String(keepReleases)],
+        options,
+    );
+}
+
+/** The ini step: `… bash /var/sync/scripts/<hash>/ini.sh`, the file on stdin. */
+export function renderIniCommand(options: RemoteCommandOptions): string {
+    return renderScriptCommand("ini.sh", [], options);
 }

@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { HostStepArgs, renderRemoteCommand } from "./remoteCommand";
+import { HostStepArgs, renderRuntimeStep } from "./remoteCommand";
 
 /** Arguments of a RuntimeDir. */
 export interface RuntimeDirArgs extends HostStepArgs {
@@ -11,10 +11,11 @@ export interface RuntimeDirArgs extends HostStepArgs {
 }
 
 /**
- * The isolated runtime directory on one host: a preflight of the platform (Debian, Apache with
- * mod_wsgi, the Python it was built for, python3-venv), the `sync` service user, /var/sync, the
- * WSGI loader and the Apache site. Destroying it leaves the host as it is: removing a serving
- * site is not something a `pulumi destroy` should do by surprise.
+ * The isolated runtime directory on one host: installs the remote scripts (content-addressed
+ * under /var/sync/scripts, sent on stdin so the command line stays one short line), preflights the
+ * platform (Debian, Apache with mod_wsgi, the Python it was built for, python3-venv), and sets up
+ * the `sync` service user, /var/sync, the WSGI loader and the Apache site. It has no remote delete:
+ * destroying it leaves the host serving, and never needs the host to answer.
  */
 export class RuntimeDir extends pulumi.ComponentResource {
     /** The remote setup. */
@@ -22,14 +23,19 @@ export class RuntimeDir extends pulumi.ComponentResource {
 
     constructor(name: string, args: RuntimeDirArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sync:server:RuntimeDir", name, {}, opts);
-        const setupCommand = renderRemoteCommand(
-            "runtime",
-            [args.user, String(args.wsgiProcesses), String(args.wsgiThreads)],
-            { user: args.user, timeoutSeconds: args.timeoutSeconds },
-        );
+        const step = renderRuntimeStep(args.user, args.wsgiProcesses, args.wsgiThreads, {
+            user: args.user,
+            timeoutSeconds: args.timeoutSeconds,
+        });
         this.setup = new command.remote.Command(
             `${name}-setup`,
-            { connection: args.connection, create: setupCommand, update: setupCommand, addPreviousOutputInEnv: false },
+            {
+                connection: args.connection,
+                create: step.command,
+                update: step.command,
+                stdin: step.stdin,
+                addPreviousOutputInEnv: false,
+            },
             { parent: this, dependsOn: args.dependsOn },
         );
         this.registerOutputs({});

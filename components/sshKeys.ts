@@ -1,6 +1,6 @@
-// OpenSSH key encoding, pure. Used to pin the host key of an EC2 instance the stack creates:
-// the key is derived from a secret seed, so it is stable across runs, installed by cloud-init and
-// pinned in every connection — the stack never trusts a host key it did not choose.
+// OpenSSH key encoding, pure: the public half of the deploy key (the key pair of EC2 servers),
+// and deterministic ed25519 keys for tests and benchmarks. Host keys of EC2 servers are made on
+// the instance itself and never pass through here (see ec2Host.ts).
 import * as crypto from "crypto";
 
 function sshString(data: Buffer | string): Buffer {
@@ -68,15 +68,6 @@ export function ed25519KeyPairFromSeed(seed: Buffer, comment: string): OpenSshKe
         publicKey: `ssh-ed25519 ${publicBlob.toString("base64")}`,
         privateKey: `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join("\n")}\n-----END OPENSSH PRIVATE KEY-----\n`,
     };
-}
-
-/** The stable host key of a stack-created server: derived from the deploy key and the server name. */
-export function derivedHostKey(sshPrivateKey: string, stack: string, serverName: string): OpenSshKeyPair {
-    const seed = crypto
-        .createHmac("sha256", sshPrivateKey)
-        .update(`sync-release host key\0${stack}\0${serverName}`)
-        .digest();
-    return ed25519KeyPairFromSeed(seed, `sync-${serverName}`);
 }
 
 /**

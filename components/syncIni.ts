@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { IniData } from "./config";
-import { HostStepArgs, renderRemoteCommand } from "./remoteCommand";
+import { HostStepArgs, renderIniCommand } from "./remoteCommand";
 
 /** Secret settings win key by key; sections and keys come out sorted, so the file is stable. */
 export function mergeIni(ini: IniData, secrets: IniData): IniData {
@@ -40,13 +40,14 @@ export function renderSyncIni(ini: IniData, secrets: IniData): string {
 export interface SyncIniArgs extends HostStepArgs {
     /** Non-secret settings. */
     ini: IniData;
-    /** Secret settings, merged over `ini`. */
-    iniSecrets: IniData;
+    /** Secret settings, merged over `ini` (a secret Output: the rendered file stays secret). */
+    iniSecrets: pulumi.Input<IniData>;
 }
 
 /**
  * /etc/sync.ini on one host: the content travels as a secret on stdin, is written atomically
- * (0640 root:sync) and reloads the app when it changes. A settings change never reinstalls.
+ * (0640 root:sync) and reloads the app when it changes. A settings change never reinstalls. No
+ * remote delete: destroying it leaves the file in place and never needs the host to answer.
  */
 export class SyncIni extends pulumi.ComponentResource {
     /** The remote write. */
@@ -57,16 +58,16 @@ export class SyncIni extends pulumi.ComponentResource {
     constructor(name: string, args: SyncIniArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sync:server:SyncIni", name, {}, opts);
 
-        const content = renderSyncIni(args.ini, args.iniSecrets);
-        const hasSecrets = Object.keys(args.iniSecrets).length > 0;
-        const writeCommand = renderRemoteCommand("ini", [], { user: args.user, timeoutSeconds: args.timeoutSeconds });
+        // Rendered inside the Output, so a secret iniSecrets makes the whole file secret.
+        const content = pulumi.output(args.iniSecrets).apply((secrets) => renderSyncIni(args.ini, secrets));
+        const writeCommand = renderIniCommand({ user: args.user, timeoutSeconds: args.timeoutSeconds });
         this.write = new command.remote.Command(
             `${name}-write`,
             {
                 connection: args.connection,
                 create: writeCommand,
                 update: writeCommand,
-                stdin: hasSecrets ? pulumi.secret(content) : content,
+                stdin: content,
                 // stdout is logged even when marked secret; keep the script's output out of the log.
                 logging: "none",
                 addPreviousOutputInEnv: false,
@@ -77,7 +78,7 @@ export class SyncIni extends pulumi.ComponentResource {
                 additionalSecretOutputs: ["stdin", "stdout", "stderr"],
             },
         );
-        this.contentSha256 = pulumi.output(hasSecrets ? pulumi.secret(sha256(content)) : sha256(content));
+        this.contentSha256 = content.apply(sha256);
         this.registerOutputs({ contentSha256: this.contentSha256 });
     }
 }

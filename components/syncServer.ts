@@ -1,36 +1,11 @@
-import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ReleaseArtifact } from "./artifacts";
-import { Ec2Server, IniData, ServerSpec } from "./config";
+import { IniData, ServerSpec } from "./config";
+import { Ec2Host } from "./ec2Host";
 import { ReleaseInstall } from "./releaseInstall";
 import { RuntimeDir } from "./runtimeDir";
-import { derivedHostKey, publicKeyOfPrivateKey } from "./sshKeys";
 import { SyncIni } from "./syncIni";
-
-/** Debian's AWS account, which publishes the official Debian 12 AMIs. */
-export const DEBIAN_AMI_OWNER = "136693071363";
-
-/** cloud-init for a stack-created server: the pinned host key and the platform packages. */
-export function renderCloudInit(hostKey: { publicKey: string; privateKey: string }): string {
-    const indented = hostKey.privateKey
-        .trimEnd()
-        .split("\n")
-        .map((line) => `    ${line}`)
-        .join("\n");
-    return [
-        "#cloud-config",
-        "ssh_deletekeys: true",
-        "ssh_genkeytypes: []",
-        "ssh_keys:",
-        "  ed25519_private: |",
-        indented,
-        `  ed25519_public: ${hostKey.publicKey}`,
-        "package_update: true",
-        "packages: [apache2, libapache2-mod-wsgi-py3, python3-venv, curl]",
-        "",
-    ].join("\n");
-}
 
 /** Arguments of a SyncServer. */
 export interface SyncServerArgs {
@@ -43,20 +18,19 @@ export interface SyncServerArgs {
     /** Non-secret ini settings. */
     ini: IniData;
     /** Secret ini settings. */
-    iniSecrets: IniData;
+    iniSecrets: pulumi.Input<IniData>;
     /** Complete releases kept on the host. */
     keepReleases: number;
     /** Seconds any one remote step may take. */
     commandTimeout: number;
     /** The previous rollout batch: nothing on this server changes before it has finished. */
     dependsOn: pulumi.Input<pulumi.Resource>[];
-    /** Stack name, part of the derived host key of EC2 servers. */
-    stack: string;
 }
 
 /**
- * One sync server: an existing host, or a Debian 12 EC2 instance the stack creates with a host
- * key it pins. Parent of its RuntimeDir, SyncIni and ReleaseInstall, in that order.
+ * One sync server: an existing host with the host key from its config, or an Ec2Host the stack
+ * creates, with the host key it read from the instance at first boot. Parent of its RuntimeDir,
+ * SyncIni and ReleaseInstall, in that order.
  */
 export class SyncServer extends pulumi.ComponentResource {
     /** Host name or IP address the stack connects to. */
@@ -71,10 +45,10 @@ export class SyncServer extends pulumi.ComponentResource {
     public readonly settings: SyncIni;
     /** The release install. */
     public readonly release: ReleaseInstall;
-    /** The instance, for EC2 servers. */
-    public readonly instance?: aws.ec2.Instance;
-    /** What the next rollout batch waits for. */
-    public readonly rolloutGate: pulumi.Resource[];
+    /** The EC2 host, for servers the stack creates. */
+    public readonly ec2?: Ec2Host;
+    /** The version the host served when its install finished (read from the host). */
+    public readonly servedVersion: pulumi.Output<string>;
 
     constructor(name: string, args: SyncServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sync:server:SyncServer", name, {}, opts);
@@ -82,18 +56,36 @@ export class SyncServer extends pulumi.ComponentResource {
         this.version = spec.version;
 
         let host: pulumi.Output<string>;
+        let machine: pulumi.Output<string>;
         let dependsOn = args.dependsOn;
         if (spec.kind === "ec2") {
-            const ec2 = this.createInstance(name, spec, args);
-            this.instance = ec2.instance;
-            host = ec2.address;
-            this.hostKey = ec2.hostKey;
-            dependsOn = [...dependsOn, ec2.instance];
+            // Named as this server: its children keep the names (and, through an alias, the
+            // resources) they had when SyncServer created them itself.
+            this.ec2 = new Ec2Host(
+                name,
+                {
+                    server: spec.name,
+                    settings: spec.ec2,
+                    user: spec.user,
+                    port: spec.port,
+                    sshPrivateKey: args.sshPrivateKey,
+                    timeoutSeconds: args.commandTimeout,
+                    dependsOn,
+                },
+                { parent: this },
+            );
+            host = this.ec2.address;
+            this.hostKey = this.ec2.hostKey;
+            machine = this.ec2.instanceId;
+            dependsOn = [...dependsOn, this.ec2];
         } else {
             host = pulumi.output(spec.host);
             this.hostKey = pulumi.output(spec.hostKey);
+            machine = pulumi.output("existing");
         }
         this.address = host;
+        // A new host key, address or instance means the machine may be a new, bare one.
+        const hostIdentity = pulumi.interpolate`${machine} ${host}:${spec.port} ${this.hostKey}`;
 
         const connection: command.types.input.remote.ConnectionArgs = {
             host,
@@ -137,82 +129,18 @@ export class SyncServer extends pulumi.ComponentResource {
                 user: spec.user,
                 release: args.release,
                 keepReleases: args.keepReleases,
+                hostIdentity,
                 timeoutSeconds: args.commandTimeout,
                 dependsOn: [...dependsOn, this.runtime.setup, this.settings.write],
             },
             { parent: this },
         );
-        this.rolloutGate = [this.settings.write, this.release.install];
-        this.registerOutputs({ address: this.address, version: this.version, hostKey: this.hostKey });
-    }
-
-    private createInstance(
-        name: string,
-        spec: Ec2Server,
-        args: SyncServerArgs,
-    ): { instance: aws.ec2.Instance; address: pulumi.Output<string>; hostKey: pulumi.Output<string> } {
-        const child = { parent: this };
-        const ami = aws.ec2.getAmiOutput(
-            {
-                owners: [DEBIAN_AMI_OWNER],
-                mostRecent: true,
-                filters: [
-                    { name: "name", values: ["debian-12-amd64-*"] },
-                    { name: "architecture", values: ["x86_64"] },
-                    { name: "virtualization-type", values: ["hvm"] },
-                ],
-            },
-            child,
-        );
-        const subnet = spec.ec2.subnetId ? aws.ec2.getSubnetOutput({ id: spec.ec2.subnetId }, child) : undefined;
-        const securityGroup = new aws.ec2.SecurityGroup(
-            `${name}-sg`,
-            {
-                description: `sync server ${spec.name}: SSH from the deployers, HTTP from clients`,
-                vpcId: subnet?.vpcId,
-                ingress: [
-                    {
-                        protocol: "tcp",
-                        fromPort: spec.port,
-                        toPort: spec.port,
-                        cidrBlocks: spec.ec2.sshCidrs,
-                        description: "ssh",
-                    },
-                    { protocol: "tcp", fromPort: 80, toPort: 80, cidrBlocks: spec.ec2.httpCidrs, description: "http" },
-                ],
-                egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], description: "apt" }],
-            },
-            child,
-        );
-        const keyPair = new aws.ec2.KeyPair(
-            `${name}-key`,
-            // The public half of the deploy key is not secret.
-            { publicKey: pulumi.unsecret(args.sshPrivateKey.apply((key) => publicKeyOfPrivateKey(key))) },
-            child,
-        );
-        const hostKeyPair = args.sshPrivateKey.apply((key) => derivedHostKey(key, args.stack, spec.name));
-        const instance = new aws.ec2.Instance(
-            `${name}-instance`,
-            {
-                ami: ami.id,
-                instanceType: spec.ec2.instanceType,
-                subnetId: spec.ec2.subnetId,
-                vpcSecurityGroupIds: [securityGroup.id],
-                keyName: keyPair.keyName,
-                // The user data holds the host's private key.
-                userData: pulumi.secret(hostKeyPair.apply(renderCloudInit)),
-                userDataReplaceOnChange: true,
-                metadataOptions: { httpTokens: "required", httpEndpoint: "enabled" },
-                rootBlockDevice: { encrypted: true, volumeSize: 16, volumeType: "gp3" },
-                tags: { Name: `sync-${spec.name}`, "sync-release:server": spec.name },
-            },
-            child,
-        );
-        const address = pulumi
-            .all([instance.publicIp, instance.privateIp])
-            .apply(([publicIp, privateIp]) => publicIp || privateIp);
-        // The public half is not secret; unwrap it so it can be shown and pinned.
-        const hostKey = pulumi.unsecret(hostKeyPair.apply((pair) => pair.publicKey));
-        return { instance, address, hostKey };
+        this.servedVersion = this.release.servedVersion;
+        this.registerOutputs({
+            address: this.address,
+            version: this.version,
+            hostKey: this.hostKey,
+            servedVersion: this.servedVersion,
+        });
     }
 }

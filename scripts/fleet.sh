@@ -10,6 +10,7 @@
 #                                         stack config fragment (JSON, or Pulumi stack YAML)
 #   scripts/fleet.sh exec NAME CMD...     run CMD inside the host (its namespaces and root)
 #   scripts/fleet.sh ssh NAME [CMD...]    ssh root@host with the fleet key and pinned host key
+#   scripts/fleet.sh rebuild NAME         a new, bare machine behind NAME: fresh overlay, new SSH host key (printed)
 #   scripts/fleet.sh down NAME | up NAME  unplug / replug the host's network cable (veth)
 #   scripts/fleet.sh freeze NAME | thaw NAME
 #                                         SIGSTOP / SIGCONT every process of the host
@@ -497,6 +498,35 @@ cmd_ssh() {
   exec ssh "${opts[@]}" "root@$(<"$STATE/hosts/$name/address")" "$@"
 }
 
+# A new, bare machine behind the same name and address: the host is killed, its overlay's upper
+# layer (everything it changed) is thrown away, and it boots again from the cached rootfs with a
+# new SSH host key. Prints the new key. What an EC2 replacement or a rebuilt server looks like.
+cmd_rebuild() { # NAME
+  local name=${1:?usage: rebuild NAME} i dir pid inode pids rootfs tries=0
+  need_root
+  take_lock
+  i=$(host_index "$name")
+  dir=$STATE/hosts/$name
+  rootfs=$(<"$STATE/rootfs")
+  if pid=$(init_pid "$name") && inode=$(stat -L -c %i "/proc/$pid/ns/pid" 2>/dev/null); then
+    while pids=$( (pids_in_namespaces "pid:$inode"; living <"$dir/launcher.pid") | sort -u) &&
+      [[ -n "$pids" ]]; do
+      # shellcheck disable=SC2086  # word splitting of the pid list is intended
+      kill -KILL $pids 2>/dev/null || true
+      ((++tries < 100)) || die "$name: processes still alive after 10s: $pids"
+      sleep 0.1
+    done
+  fi
+  rm -rf --one-file-system "$dir"
+  grep -v "^$(host_addr "$i") " "$STATE/known_hosts" >"$STATE/known_hosts.tmp" || true
+  mv -f "$STATE/known_hosts.tmp" "$STATE/known_hosts"
+  prepare_host "$i" "$rootfs"
+  launch_host "$i" "$rootfs"
+  wait_host "$name" $((SECONDS + START_TIMEOUT)) || die "$name did not come back"
+  write_configs
+  host_key "$name"
+}
+
 cmd_link() { # up|down NAME
   local updown=$1 name=${2:?usage: $1 NAME} i
   need_root
@@ -528,6 +558,7 @@ main() {
     config) cmd_config "$@" ;;
     exec) cmd_exec "$@" ;;
     ssh) cmd_ssh "$@" ;;
+    rebuild) cmd_rebuild "$@" ;;
     down) cmd_link down "$@" ;;
     up) cmd_link up "$@" ;;
     freeze) cmd_signal STOP "$@" ;;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every test tier, in order: static checks, unit (mocks), fleet (real hosts over SSH), engine
-# (the Pulumi CLI built from its Go module). Each tier that needs hosts starts a fresh local fleet
+# (the local stack under the Pulumi CLI built from its Go module). Each tier that needs hosts starts a fresh local fleet
 # and stops it again, whatever happens. Needs root (network namespaces).
 #   usage: scripts/test-all.sh [unit|fleet|engine ...]     (default: all)
 set -euo pipefail
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 tiers=("$@")
 [[ ${#tiers[@]} -gt 0 ]] || tiers=(static unit fleet engine)
 results=$(mktemp -d)
-trap 'scripts/fleet.sh stop >/dev/null 2>&1 || true; rm -rf "$results"' EXIT
+trap 'scripts/fleet.sh stop >/dev/null 2>&1 || true; SYNC_FLEET_ID=1 scripts/fleet.sh stop >/dev/null 2>&1 || true; rm -rf "$results"' EXIT
 
 run_jest() { # tier
     local tier=$1
@@ -36,9 +36,14 @@ for tier in "${tiers[@]}"; do
         scripts/fleet.sh stop
         ;;
     engine)
-        # Only the CLI builds here (README "Status"); this tier checks what it can do alone.
+        # The Pulumi CLI and the command plugin stand-in, then the local stack under the engine on
+        # a fleet of its own (fleet id 1), so it never touches a fleet someone else is using.
         bash scripts/build-engine.sh
-        run_jest engine
+        (cd tools/command-standin && GOFLAGS="-mod=readonly -buildvcs=false -trimpath" go test -count=1 ./...)
+        SYNC_FLEET_ID=1 scripts/fleet.sh stop
+        SYNC_FLEET_ID=1 scripts/fleet.sh start 3
+        SYNC_FLEET_ID=1 run_jest engine
+        SYNC_FLEET_ID=1 scripts/fleet.sh stop
         ;;
     *)
         echo "unknown tier '$tier' (unit, fleet, engine, static)" >&2

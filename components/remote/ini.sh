@@ -3,61 +3,97 @@
 #   usage: ini.sh        stdin: the complete file
 # The content arrives on stdin only, never in a command line. The file is written to a temp
 # file in /etc (mktemp: 0600 whatever the umask), given its final owner and mode, then renamed
-# over the old one, so a reader sees the old file or the new one, never a partial one.
+# over the old one, so a reader sees the old file or the new one, never a partial one. The
+# previous settings are kept in memory only (to restore them when the new ones make the app
+# unhealthy): no copy of them is ever left on disk. Settings count as applied once the app passed
+# its health check with them; until then (an interrupted run) the same content is applied again.
 # shellcheck source=components/remote/lib.sh
-[[ -n ${SYNC_ROOT:-} ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "${BASH_SOURCE[0]%/*}/lib.sh"
+cd /
 
+# sha256 of the settings the app last passed its health check with (0600: derived from secrets).
+readonly SYNC_INI_APPLIED="$SYNC_ROOT/.ini-applied"
+
+[[ $# -eq 0 ]] || die "usage: ini.sh (the complete file on stdin)"
 require_root
 if [[ ! -d $SYNC_ROOT ]] || ! getent group "$SYNC_USER" >/dev/null; then
     die "$SYNC_ROOT or group $SYNC_USER is missing; the runtime directory step must run first"
 fi
-take_lock
+with_lock "$@"
 SYNC_STEP=ini
 
+# Leftovers of killed runs (temp files, and the backups earlier versions kept) hold settings,
+# secrets included: none may survive. We hold the lock, so none of them is in use.
+rm -f /etc/.sync.ini.*
+
 tmp=$(mktemp /etc/.sync.ini.XXXXXX)
-trap 'rm -f "$tmp"' EXIT
+restore=""
+trap 'rm -f "$tmp" ${restore:+"$restore"}' EXIT
 cat >"$tmp"
 [[ -s $tmp ]] || die "refusing to write an empty $SYNC_INI"
 chown "root:$SYNC_USER" "$tmp"
 chmod 0640 "$tmp"
 sync "$tmp"
+new_sha=$(sha256sum <"$tmp" | cut -d' ' -f1)
 
+mark_applied() {
+    (umask 077 && write_file "$SYNC_INI_APPLIED" "$1")
+}
+
+# A release switch cut off before its health check is finished or undone first.
+recover_switch
+
+have_old=""
+old=""
 if cmp -s "$tmp" "$SYNC_INI"; then
-    log "$SYNC_INI unchanged"
-    exit 0
+    if [[ $(cat "$SYNC_INI_APPLIED" 2>/dev/null || true) == "$new_sha" ]]; then
+        log "$SYNC_INI unchanged"
+        exit 0
+    fi
+    log "$SYNC_INI holds these settings already, but they were never confirmed applied (an interrupted write?): applying them"
+else
+    # The new settings take effect by a reload; with a broken Apache config that reload is refused,
+    # so refuse before replacing the file rather than leave settings written but not applied.
+    if [[ -n $(current_version) ]] && site_enabled && ! apache_config_valid; then
+        die "Apache config test failed; $SYNC_INI left unchanged: $APACHE_ERRORS"
+    fi
+    if [[ -f $SYNC_INI ]]; then
+        # `x`: keeps trailing newlines through the command substitution.
+        old=$(cat "$SYNC_INI" && printf x)
+        old=${old%x}
+        have_old=yes
+    fi
+    mv -f "$tmp" "$SYNC_INI"
+    sync /etc
+    step ini "written"
 fi
-
-# The new settings take effect by a reload; with a broken Apache config that reload is refused,
-# so refuse before replacing the file rather than leave settings written but not applied.
-if [[ -n $(current_version) ]] && site_enabled && ! apache_config_valid; then
-    die "Apache config test failed; $SYNC_INI left unchanged: $APACHE_ERRORS"
-fi
-
-backup=""
-if [[ -f $SYNC_INI ]]; then
-    backup=$(mktemp /etc/.sync.ini.prev.XXXXXX)
-    cp -p "$SYNC_INI" "$backup"
-fi
-mv -f "$tmp" "$SYNC_INI"
-sync /etc
-step ini "written"
 
 version=$(current_version)
 if [[ -z $version ]] || ! site_enabled; then
-    rm -f "$backup"
-    log "no release is serving yet; the first install picks the settings up"
+    mark_applied "$new_sha"
+    log "no release is serving yet; the first install picks the settings up (and checks them)"
     exit 0
 fi
 
 step reload "settings changed"
 reloaded=yes
 reload_app || reloaded=""
-if [[ -z $reloaded ]] || ! wait_serving "$version"; then
-    if [[ -n $backup ]]; then
-        mv -f "$backup" "$SYNC_INI"
+step health "$version (settings changed)"
+why="the reload failed"
+if [[ -z $reloaded ]] || ! wait_serving "$version" "$RELOAD_FRESH"; then
+    [[ -z $reloaded ]] || why=$HEALTH_REPORT
+    if [[ -n $have_old ]]; then
+        restore=$(mktemp /etc/.sync.ini.XXXXXX)
+        printf '%s' "$old" >"$restore"
+        chown "root:$SYNC_USER" "$restore"
+        chmod 0640 "$restore"
+        sync "$restore"
+        mv -f "$restore" "$SYNC_INI"
+        sync /etc
         reload_app || log "reloading with the restored settings failed"
+        die "$version is unhealthy with the new settings ($why); restored the previous $SYNC_INI"
     fi
-    die "$version is unhealthy with the new settings; restored the previous $SYNC_INI"
+    die "$version is unhealthy with these settings ($why); there are no earlier settings to restore"
 fi
-rm -f "$backup"
+mark_applied "$new_sha"
 step finished "settings applied"

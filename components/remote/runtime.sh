@@ -1,19 +1,31 @@
 # shellcheck shell=bash
 # RuntimeDir: the isolated runtime directory for the Sync server on one host.
 #   usage: runtime.sh <deploy-user> <wsgi-processes> <wsgi-threads>
-# Creates the service user, /var/sync, the WSGI loader and the Apache site. Idempotent; the site is
-# only enabled by the first install, once a release exists. Leaves the old site in place when the
-# new one fails Apache's config test.
+# Run by bootstrap.sh once it installed the scripts under /var/sync/scripts/<hash>/. Creates the
+# service and build users, /var/sync, the WSGI loader and the Apache site; prunes old script
+# hashes. Idempotent; the site is only enabled by the first install, once a release exists. Leaves
+# the old site in place when the new one fails Apache's config test. A site counts as applied once
+# Apache passed its config test and reloaded with it: an interrupted run applies it again.
 # shellcheck source=components/remote/lib.sh
-[[ -n ${SYNC_ROOT:-} ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "${BASH_SOURCE[0]%/*}/lib.sh"
+cd /
 
-deploy_user=${1:?deploy user}
-processes=${2:?wsgi processes}
-threads=${3:?wsgi threads}
+# sha256 of the Apache site Apache last reloaded with.
+readonly SYNC_SITE_APPLIED="$SYNC_ROOT/.site-applied"
+# Script hashes kept besides the one running (older stacks' steps may still name them).
+readonly KEEP_SCRIPT_HASHES=3
+
+deploy_user=${1:-}
+processes=${2:-}
+threads=${3:-}
+[[ $# -eq 3 ]] || die "usage: runtime.sh <deploy-user> <wsgi-processes> <wsgi-threads>"
 [[ $deploy_user =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || die "bad deploy user '$deploy_user'"
 [[ $processes =~ ^[1-9][0-9]?$ && $threads =~ ^[1-9][0-9]?$ ]] || die "bad process/thread counts"
 
 require_root
+install -d -m 0755 -o root -g root "$SYNC_ROOT"
+with_lock "$@"
+
 SYNC_STEP=preflight
 # EC2 hosts install packages from cloud-init; wait for it (bounded by the caller's timeout).
 if command -v cloud-init >/dev/null; then
@@ -22,21 +34,35 @@ fi
 preflight
 
 SYNC_STEP=runtime
-if ! getent group "$SYNC_USER" >/dev/null; then
-    groupadd --system "$SYNC_USER"
-fi
-if ! getent passwd "$SYNC_USER" >/dev/null; then
-    useradd --system --gid "$SYNC_USER" --home-dir "$SYNC_ROOT" --no-create-home --shell /usr/sbin/nologin "$SYNC_USER"
-fi
-
-install -d -m 0755 -o root -g root "$SYNC_ROOT" "$SYNC_ROOT/releases" "$SYNC_ROOT/dist"
+ensure_users
+install -d -m 0755 -o root -g root "$SYNC_ROOT/releases" "$SYNC_DIST" "$SYNC_TOOLS"
 # The deploy user uploads here over SFTP; everything is verified by sha256 before use.
 install -d -m 0750 -o "$deploy_user" -g root "$SYNC_INCOMING"
-touch "$SYNC_EVENTS" "$SYNC_LOCK"
+# Uploads of an earlier deploy user (a switch from root to `deploy`, say) are overwritten by SFTP.
+find "$SYNC_INCOMING" -mindepth 1 -maxdepth 1 ! -user "$deploy_user" -exec chown -h "$deploy_user:root" {} +
+touch "$SYNC_EVENTS"
 chmod 0644 "$SYNC_EVENTS"
-chmod 0600 "$SYNC_LOCK"
-take_lock
 step runtime "runtime directory ready"
+
+# Keep the newest few script hashes besides our own (never the one running).
+prune_scripts() {
+    local own dir kept=0
+    own=$(cd "${BASH_SOURCE[0]%/*}" && pwd -P)
+    [[ ${own%/*} == "$SYNC_SCRIPTS" ]] || return 0
+    while IFS= read -r dir; do
+        [[ -n $dir && $dir != "$own" ]] || continue
+        if ((kept < KEEP_SCRIPT_HASHES)); then
+            kept=$((kept + 1))
+            continue
+        fi
+        log "pruning scripts ${dir##*/}"
+        rm -rf "$dir"
+    done < <(find "$SYNC_SCRIPTS" -mindepth 1 -maxdepth 1 -type d -regex '.*/[0-9a-f]*' -printf '%T@ %p\n' |
+        sort -rn | cut -d' ' -f2-)
+    # Staging directories of bootstraps that were killed (an hour old: none is still running).
+    find "$SYNC_SCRIPTS" -mindepth 1 -maxdepth 1 -type d -name '.new.*' -mmin +60 -exec rm -rf {} +
+}
+prune_scripts
 
 # The loader resolves `current` once, when a daemon process starts: a daemon keeps the release it
 # started with, even for modules it imports after a later switch.
@@ -56,7 +82,10 @@ PY
 chmod 0644 "$loader_tmp"
 mv -f "$loader_tmp" "$SYNC_LOADER"
 
+# Temp files of killed runs (we hold the lock: none is in use).
+rm -f /etc/apache2/.sync.conf.*
 site_tmp=$(mktemp /etc/apache2/.sync.conf.XXXXXX)
+trap 'rm -f "$site_tmp"' EXIT
 cat >"$site_tmp" <<CONF
 # Written by sync-release. The Sync server under mod_wsgi daemon mode.
 # python-home is the release in use; the loader pins each daemon to its own release.
@@ -80,34 +109,44 @@ WSGIScriptReloading Off
 </VirtualHost>
 CONF
 chmod 0644 "$site_tmp"
+sync "$site_tmp"
+site_sha=$(sha256sum <"$site_tmp" | cut -d' ' -f1)
 
+have_old=""
+old=""
 if cmp -s "$site_tmp" "$SYNC_SITE"; then
-    rm -f "$site_tmp"
-    log "Apache site unchanged"
-    exit 0
+    if [[ $(cat "$SYNC_SITE_APPLIED" 2>/dev/null || true) == "$site_sha" ]]; then
+        log "Apache site unchanged"
+        exit 0
+    fi
+    log "the Apache site is written but was never confirmed applied (an interrupted run?): applying it"
+else
+    if [[ -f $SYNC_SITE ]]; then
+        old=$(cat "$SYNC_SITE" && printf x)
+        old=${old%x}
+        have_old=yes
+    fi
+    mv -f "$site_tmp" "$SYNC_SITE"
+    sync /etc/apache2
 fi
-
-backup=""
-if [[ -f $SYNC_SITE ]]; then
-    backup=$(mktemp /etc/apache2/.sync.conf.prev.XXXXXX)
-    cp -p "$SYNC_SITE" "$backup"
-fi
-mv -f "$site_tmp" "$SYNC_SITE"
 a2enmod -q wsgi >/dev/null
 
 if ! site_enabled; then
+    write_file "$SYNC_SITE_APPLIED" "$site_sha"
     log "Apache site written; the first install enables it"
-    rm -f "$backup"
     exit 0
 fi
 
 if ! apache_config_valid; then
-    if [[ -n $backup ]]; then
-        mv -f "$backup" "$SYNC_SITE"
+    if [[ -n $have_old ]]; then
+        printf '%s' "$old" >"$site_tmp"
+        chmod 0644 "$site_tmp"
+        mv -f "$site_tmp" "$SYNC_SITE"
+        die "new Apache site failed the config test; kept the old one: $APACHE_ERRORS"
     fi
-    die "new Apache site failed the config test; kept the old one: $APACHE_ERRORS"
+    die "the Apache site failed the config test: $APACHE_ERRORS"
 fi
-rm -f "$backup"
 # A daemon-process change needs Apache itself to re-read its config.
-apache2ctl graceful
+apache_ctl graceful
+write_file "$SYNC_SITE_APPLIED" "$site_sha"
 step runtime "Apache site updated"

@@ -1,26 +1,80 @@
 #!/usr/bin/env bash
-# npm run bench: measure on a fresh local fleet, print the figures, write BENCHMARKS.md.
-# Needs root (the fleet). Takes a few minutes.
+# npm run bench: measure on fresh local fleets, print the figures, write BENCHMARKS.md and the
+# timelines in docs/bench/. Needs root (the fleets) and the engine (scripts/build-engine.sh).
+# Takes about half an hour. Fleets: SYNC_BENCH_FLEET_3 (3 hosts, default id 3) and
+# SYNC_BENCH_FLEET_8 (8 hosts, default id 4); only those two are started and stopped.
+# SYNC_BENCH_OUT keeps the raw JSON in that folder (default: a temporary one, removed).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-out=$(mktemp -d)
-trap 'scripts/fleet.sh stop >/dev/null 2>&1 || true; rm -rf "$out"' EXIT
+F3=${SYNC_BENCH_FLEET_3:-3}
+F8=${SYNC_BENCH_FLEET_8:-4}
+export TS_NODE_TRANSPILE_ONLY=true
+keep=${SYNC_BENCH_OUT:-}
+out=${keep:-$(mktemp -d)}
+mkdir -p "$out"
+compiled=bin/bench # ignored by git, eslint and prettier
+fleet() {
+  local id=$1
+  shift
+  SYNC_FLEET_ID=$id SYNC_FLEET_STATE=/run/sync-fleet-$id scripts/fleet.sh "$@"
+}
+cleanup() {
+  fleet "$F3" stop >/dev/null 2>&1 || true
+  fleet "$F8" stop >/dev/null 2>&1 || true
+  rm -rf "$compiled"
+  [[ -n $keep ]] || rm -rf "$out"
+}
+trap cleanup EXIT
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+mark() { printf '%s %s\n' "$1" "$(loadavg)" >>"$out/load.txt"; }
+: >"$out/load.txt"
+mark start
+
+echo "== releases: the sample ones and the heavy pair (pandas + scipy in the wheelhouse)"
+scripts/build-releases.sh "$out/releases" >/dev/null
+scripts/bench/heavy-release.sh "$out/releases" "$out/heavy"
+
+echo "== the compiled tree ($compiled): tsc, plus what the program and the runner read beside it"
+rm -rf "$compiled"
+npx tsc --outDir "$compiled"
+cp -r components/remote "$compiled/components/"
+cp Pulumi.yaml Pulumi.local.yaml "$compiled/"
+mkdir -p "$compiled/tools/engine"
+cp tools/engine/versions.env "$compiled/tools/engine/"
+ln -s ../../node_modules "$compiled/node_modules"
 
 echo "== P5: the program under mocks, 1,000 servers (ts-node, as 'pulumi up' runs it) and compiled"
-npx ts-node --transpile-only scripts/bench/programScale.ts 1000 | tee "$out/scale-ts-node.json"
-# Compiled into ./bin (ignored by git) so node_modules resolves as for the sources.
-rm -rf bin
-npx tsc --outDir bin
-cp -r components/remote bin/components/
-node bin/scripts/bench/programScale.js 1000 | tee "$out/scale-compiled.json"
-rm -rf bin
+npx ts-node scripts/bench/programScale.ts 1000 | tee "$out/scale-ts-node.json"
+node "$compiled/scripts/bench/programScale.js" 1000 | tee "$out/scale-compiled.json"
+mark mocks
 
-echo "== P1, P2, P4 on a fresh 3-host fleet"
-scripts/fleet.sh stop >/dev/null 2>&1 || true
-scripts/fleet.sh start 3 >/dev/null
-npx ts-node --transpile-only scripts/bench/fleetBench.ts 5 | tee "$out/fleet.json"
-scripts/fleet.sh stop >/dev/null
+echo "== engine, 8 hosts: first install, P5 no-op up, P3 batch 1/2/8, P2 (stand-in command plugin)"
+fleet "$F8" stop >/dev/null 2>&1 || true
+fleet "$F8" start 8 >/dev/null
+export SYNC_FLEET_STATE=/run/sync-fleet-$F8
+npx ts-node scripts/bench/engineBench.ts fleet8 "$out/engine-fleet8.json" "$out/releases" docs/bench "$PWD/$compiled"
+mark fleet8
+echo "== engine, P5 preview of 50, 200, 1,000 servers: ts-node, then compiled JS"
+npx ts-node scripts/bench/engineBench.ts preview "$out/preview-ts-node.json" "$out/releases" 50 200 1000
+npx ts-node scripts/bench/engineBench.ts preview "$out/preview-compiled.json" "$out/releases" 50 200 1000 \
+  --compiled "$PWD/$compiled"
+mark previews
+fleet "$F8" stop >/dev/null
 
-npx ts-node --transpile-only scripts/bench/report.ts "$out" >BENCHMARKS.md
-echo "wrote BENCHMARKS.md"
+echo "== engine, 3 hosts: P2 light and heavy releases (stand-in command plugin)"
+fleet "$F3" stop >/dev/null 2>&1 || true
+fleet "$F3" start 3 >/dev/null
+export SYNC_FLEET_STATE=/run/sync-fleet-$F3
+npx ts-node scripts/bench/engineBench.ts fleet3 "$out/engine-fleet3.json" "$out/releases" "$out/heavy"
+mark fleet3
+fleet "$F3" stop >/dev/null
+
+echo "== P1, P2, P4 at script level on a fresh 3-host fleet"
+fleet "$F3" start 3 >/dev/null
+SYNC_FLEET_ID=$F3 npx ts-node scripts/bench/fleetBench.ts 5 | tee "$out/fleet.json"
+mark fleet
+fleet "$F3" stop >/dev/null
+
+npx ts-node scripts/bench/report.ts "$out" >BENCHMARKS.md
+echo "wrote BENCHMARKS.md (raw figures: ${keep:-removed with the temporary folder})"

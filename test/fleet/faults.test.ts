@@ -1,21 +1,28 @@
 // Faults on sync-2 (and sync-3 for python3-venv): every failure leaves the host as it was, or
-// switches it back, and says so.
-import { renderInstallCommand } from "../../components/releaseInstall";
+// switches it back, and says so in its last line.
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { renderRemoteCommand } from "../../components/remoteCommand";
-import { bootstrap, brokenRelease, buildReleases, Host, hosts, release, run } from "./hostHarness";
+import { ReleaseArtifact } from "../../components/artifacts";
+import { bundleRemotePath } from "../../components/remoteCommand";
+import { bootstrap, brokenRelease, buildReleases, Host, hosts, release, run, RunResult } from "./hostHarness";
 
 let dir: string;
 let h: Host;
 let h3: Host;
+let scratch: string;
 
 beforeAll(async () => {
     [, h, h3] = hosts();
     dir = await buildReleases();
+    scratch = fs.mkdtempSync(path.join(os.tmpdir(), "sync-faults-"));
     await bootstrap(h, dir, "1.1.4");
     await bootstrap(h3, dir, "1.1.4");
+});
+
+afterAll(() => {
+    fs.rmSync(scratch, { recursive: true, force: true });
 });
 
 async function expectUnchanged(host: Host, version = "1.1.4"): Promise<void> {
@@ -24,24 +31,123 @@ async function expectUnchanged(host: Host, version = "1.1.4"): Promise<void> {
     expect((await host.get("/__heartbeat__")).status).toBe(200);
 }
 
+/** The die message, which the issue wants to be the last line of a failure. */
+function lastLine(res: RunResult): string {
+    const lines = res.stderr.trim().split("\n");
+    return lines[lines.length - 1];
+}
+
+function sha256(data: Buffer): string {
+    return crypto.createHash("sha256").update(data).digest("hex");
+}
+
+/** A release whose bundle is the given bytes (written to a local file, uploaded like any other). */
+function withBundle(r: ReleaseArtifact, bytes: Buffer, bundleSha256 = sha256(bytes)): ReleaseArtifact {
+    const file = path.join(scratch, `${sha256(bytes)}.tar`);
+    fs.writeFileSync(file, bytes);
+    return { ...r, bundlePath: file, bundleSha256 };
+}
+
 describe("sync-2: refused before the switch, host unchanged", () => {
-    test("corrupt tarball: sha256 mismatch", async () => {
+    test("case 1: a bundle corrupted in transit: its sha256 does not match", async () => {
+        const r = release(dir, "1.9");
+        await h.uploadRelease(r);
+        // flip one byte of the uploaded bundle in the middle of the sdist
+        await h.sh(`printf 'X' | dd of=${bundleRemotePath("1.9")} bs=1 seek=2000 conv=notrunc status=none`);
+        const res = await h.install(r);
+        expect(res.code).not.toBe(0);
+        expect(lastLine(res)).toMatch(
+            new RegExp(
+                `^\\[sync sync-2 verify\\] ERROR: sha256 of /var/sync/dist/incoming/WeaveServer-1\\.9\\.release\\.tar is [0-9a-f]{64}, expected ${r.bundleSha256}; host unchanged$`,
+            ),
+        );
+        expect(res.stdout).toBe("1.1.4\n");
+        expect(await h.exists("/var/sync/releases/1.9")).toBe(false);
+        await expectUnchanged(h);
+    });
+
+    test("case 1: a truncated bundle (whose sha256 matches) is not unpacked", async () => {
+        const whole = fs.readFileSync(release(dir, "1.9").bundlePath);
+        const r = withBundle(release(dir, "1.9"), whole.subarray(0, Math.floor(whole.length / 2) + 100));
+        await h.uploadRelease(r);
+        const res = await h.install(r);
+        expect(res.code).not.toBe(0);
+        expect(lastLine(res)).toContain("WeaveServer-1.9.release.tar is not a readable tar; host unchanged");
+        expect(await h.exists("/var/sync/releases/1.9")).toBe(false);
+        expect((await h.sh("ls -A /var/sync/dist | grep -c '^.extract' || true")).trim()).toBe("0");
+        await expectUnchanged(h);
+    });
+
+    test("case 1: a truncated sdist inside a sound bundle: the gzip/tar check refuses it", async () => {
         const r = brokenRelease(dir, "3.3");
         await h.uploadRelease(r);
-        const wrong = { ...r, sha256: release(dir, "1.1.4").sha256 };
-        const res = await h.install(wrong);
+        const res = await h.install(r);
         expect(res.code).not.toBe(0);
-        expect(res.stderr).toMatch(/sha256 of .*WeaveServer-3\.3\.tar\.gz is [0-9a-f]{64}, expected/);
+        expect(lastLine(res)).toContain("WeaveServer-3.3.tar.gz is not a readable tar.gz; host unchanged");
         expect(await h.exists("/var/sync/releases/3.3")).toBe(false);
         await expectUnchanged(h);
     });
 
-    test("truncated tarball whose sha256 matches: the gzip/tar check refuses it", async () => {
-        const r = brokenRelease(dir, "3.3");
+    test("the sdist in the bundle is not the one the stack names", async () => {
+        const r = { ...release(dir, "1.9"), sha256: release(dir, "1.10").sha256 };
+        await h.uploadRelease(r);
         const res = await h.install(r);
         expect(res.code).not.toBe(0);
-        expect(res.stderr).toContain("is not a readable tar.gz; host unchanged");
-        expect(await h.exists("/var/sync/releases/3.3")).toBe(false);
+        expect(lastLine(res)).toMatch(
+            /ERROR: the sdist in \/var\/sync\/dist\/incoming\/WeaveServer-1\.9\.release\.tar has sha256 [0-9a-f]{64}, expected [0-9a-f]{64}; host unchanged$/,
+        );
+        await expectUnchanged(h);
+    });
+
+    test.each([
+        ["a symlink", "link"],
+        ["a member outside the folder", "dotdot"],
+        ["an absolute member", "absolute"],
+        ["a hard link", "hardlink"],
+    ])("a bundle with %s is refused before anything is unpacked", async (_label, kind) => {
+        // crafted with Python's tarfile, as an attacker could; its sha256 is the one passed
+        const file = path.join(scratch, `hostile-${kind}.tar`);
+        const craft = await run("python3", [
+            "-c",
+            `
+import io, sys, tarfile
+kind, out, sdist = sys.argv[1], sys.argv[2], sys.argv[3]
+with tarfile.open(out, "w", format=tarfile.USTAR_FORMAT) as t:
+    t.add(sdist, arcname="WeaveServer-1.9.tar.gz")
+    def put(name, data=b"x", **kw):
+        info = tarfile.TarInfo(name); info.size = len(data)
+        for k, v in kw.items(): setattr(info, k, v)
+        t.addfile(info, io.BytesIO(data) if info.isreg() else None)
+    if kind == "link": put("wheelhouse/evil.whl", type=tarfile.SYMTYPE, linkname="/etc/shadow", size=0)
+    if kind == "dotdot": put("../../../../var/sync-escape")
+    if kind == "absolute": put("/var/sync-escape")
+    if kind == "hardlink": put("wheelhouse/evil.whl", type=tarfile.LNKTYPE, linkname="/etc/shadow", size=0)
+`,
+            kind,
+            file,
+            release(dir, "1.9").sdistPath,
+        ]);
+        expect(craft.code).toBe(0);
+        const r = withBundle(release(dir, "1.9"), fs.readFileSync(file));
+        await h.uploadRelease(r);
+        const res = await h.install(r);
+        expect(res.code).not.toBe(0);
+        expect(lastLine(res)).toMatch(
+            /ERROR: \/var\/sync\/dist\/incoming\/WeaveServer-1\.9\.release\.tar holds (something other than regular files \(links, devices, directories\)|an unexpected member '[^']*'); host unchanged$/,
+        );
+        expect(await h.exists("/var/sync-escape")).toBe(false);
+        expect(await h.exists("/var/sync/releases/1.9")).toBe(false);
+        await expectUnchanged(h);
+    });
+
+    test("item 11: a release re-cut under the same version is refused, host unchanged", async () => {
+        // 1.1.4 is built on the host from its sdist; the stack now names another sdist as 1.1.4
+        const recut = { ...release(dir, "1.1.4"), sha256: release(dir, "1.1.5").sha256 };
+        const res = await h.install(recut);
+        expect(res.code).not.toBe(0);
+        expect(lastLine(res)).toBe(
+            `[sync sync-2 receive] ERROR: release 1.1.4 on this host was built from sha256 ${release(dir, "1.1.4").sha256}, the stack has ${recut.sha256}: a re-cut release needs a new version`,
+        );
         await expectUnchanged(h);
     });
 
@@ -50,7 +156,7 @@ describe("sync-2: refused before the switch, host unchanged", () => {
         await h.uploadRelease(r);
         const res = await h.install(r);
         expect(res.code).not.toBe(0);
-        expect(res.stderr).toContain("pip could not install 3.4 offline");
+        expect(lastLine(res)).toContain("pip could not install 3.4 offline");
         expect(await h.exists("/var/sync/releases/3.4")).toBe(false);
         await expectUnchanged(h);
     });
@@ -61,9 +167,30 @@ describe("sync-2: refused before the switch, host unchanged", () => {
         const n = (await h.events()).length;
         const res = await h.install(r);
         expect(res.code).not.toBe(0);
-        expect(res.stderr).toContain("3.0 fails to import weave.server.wsgi; host unchanged");
+        expect(lastLine(res)).toContain("3.0 fails to import weave.server.wsgi; host unchanged");
         expect((await h.eventsSince(n)).some((e) => e.startsWith("switch"))).toBe(false);
         expect(await h.exists("/var/sync/releases/3.0")).toBe(false);
+        await expectUnchanged(h);
+    });
+
+    test("item 14: a full disk while unpacking the shared pip: clear error, nothing marked complete", async () => {
+        const r = release(dir, "2.0");
+        await h.uploadRelease(r);
+        // a 1 MB filesystem over the tools directory (hides the pip unpacked earlier)
+        const mount = await h.exec(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs", "/var/sync/tools"]);
+        expect(mount.code).toBe(0);
+        try {
+            const res = await h.install(r);
+            expect(res.code).not.toBe(0);
+            expect(lastLine(res)).toMatch(
+                /ERROR: could not unpack .*pip-.*\.whl into \/var\/sync\/tools \(disk full\?\); host unchanged$/,
+            );
+            expect((await h.sh("find /var/sync/tools -name .complete | wc -l")).trim()).toBe("0");
+            expect((await h.sh("ls -A /var/sync/tools | wc -l")).trim()).toBe("0");
+        } finally {
+            expect((await h.exec(["umount", "/var/sync/tools"])).code).toBe(0);
+        }
+        expect(await h.exists("/var/sync/releases/2.0")).toBe(false);
         await expectUnchanged(h);
     });
 
@@ -74,13 +201,9 @@ describe("sync-2: refused before the switch, host unchanged", () => {
         ["empty", ""],
     ])("hostile version %s passed straight to install.sh is rejected", async (_label, version) => {
         await h.sh("rm -f /tmp/p");
-        const cmd = renderRemoteCommand("install", [version, release(dir, "1.1.4").sha256, "5"], {
-            user: "root",
-            timeoutSeconds: 60,
-        });
-        const res = await h.ssh(cmd);
+        const res = await h.ssh(h.installCommand({ ...release(dir, "1.1.4"), version }, 5, 60));
         expect(res.code).not.toBe(0);
-        expect(res.stderr).toMatch(/bad version|version/);
+        expect(lastLine(res)).toContain("ERROR: bad version");
         expect(await h.exists("/tmp/p")).toBe(false);
         expect(await h.exists("/var/x")).toBe(false);
         await expectUnchanged(h);
@@ -98,16 +221,18 @@ describe("sync-2: refused before the switch, host unchanged", () => {
             const res = await bad.ssh("touch /tmp/wrongkey-ran");
             expect(res.code).toBe(255);
             expect(res.stderr).toMatch(/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
-            // a missing host key (empty known_hosts) is refused the same way
+            // a missing host key (empty known_hosts) is refused the same way, uploads too
             const empty = path.join(tmp, "empty_known_hosts");
             fs.writeFileSync(empty, "");
             const res2 = await new Host(h.server, h.fleet, empty).ssh("touch /tmp/wrongkey-ran");
             expect(res2.code).toBe(255);
             expect(res2.stderr).toMatch(/Host key verification failed/);
+            await expect(bad.upload(path.join(tmp, "k.pub"), "/tmp/wrongkey-upload")).rejects.toThrow(/sftp upload/);
             expect(await h.exists("/tmp/wrongkey-ran")).toBe(false);
-            // only our own two later connections (exists, grep) were accepted; the bad one never authenticated
+            expect(await h.exists("/tmp/wrongkey-upload")).toBe(false);
+            // only our own three later connections (exists, exists, grep) were accepted
             const after = (await h.sh("grep -c Accepted /var/log/sshd.log || true")).trim();
-            expect(Number(after)).toBe(Number(before) + 2);
+            expect(Number(after)).toBe(Number(before) + 3);
         } finally {
             fs.rmSync(tmp, { recursive: true, force: true });
         }
@@ -121,14 +246,14 @@ describe("sync-2: refused before the switch, host unchanged", () => {
         try {
             const res = await h.install(r);
             expect(res.code).not.toBe(0);
-            expect(res.stderr).toContain("Apache config test failed");
+            expect(lastLine(res)).toContain("Apache config test failed");
             expect(await h.daemonPids()).toEqual(pids);
             await expectUnchanged(h);
             // a settings change is refused too, and the file stays as it was
             const ini = await h.sh("cat /etc/sync.ini");
             const w = await h.ini(`${ini}# changed\n`);
             expect(w.code).not.toBe(0);
-            expect(w.stderr).toContain("Apache config test failed; /etc/sync.ini left unchanged");
+            expect(lastLine(w)).toContain("Apache config test failed; /etc/sync.ini left unchanged");
             expect(await h.sh("cat /etc/sync.ini")).toBe(ini);
             expect(await h.daemonPids()).toEqual(pids);
         } finally {
@@ -144,7 +269,7 @@ describe("sync-2: refused before the switch, host unchanged", () => {
             const t0 = Date.now();
             const res = await h.install(release(dir, "1.1.5"), 5, "SYNC_LOCK_WAIT=2");
             expect(res.code).not.toBe(0);
-            expect(res.stderr).toContain("another deploy holds /var/sync/.deploy.lock (waited 2s)");
+            expect(lastLine(res)).toContain("another deploy holds /var/sync/.deploy.lock (waited 2s)");
             expect(Date.now() - t0).toBeLessThan(15_000);
             await expectUnchanged(h);
         } finally {
@@ -153,17 +278,28 @@ describe("sync-2: refused before the switch, host unchanged", () => {
     });
 });
 
-describe("switched back after a failed health check", () => {
+describe("item 5: switched back after a failed health check, saying what failed, without waiting it out", () => {
     test.each([
-        ["3.1", "wrong version served"],
-        ["3.2", "heartbeat fails"],
-    ])("%s (%s): rolls back to 1.1.4, non-zero exit, says so", async (v) => {
+        ["3.1", "wrong version served", "host serves '0.0.0', heartbeat HTTP 200"],
+        [
+            "3.2",
+            "heartbeat fails",
+            "host serves '3.2', heartbeat HTTP 503: deliberately broken release (fault: heartbeat-fail)",
+        ],
+    ])("%s (%s): rolls back to 1.1.4, non-zero exit, says why", async (v, _label, why) => {
         const r = brokenRelease(dir, v);
         await h.uploadRelease(r);
         const n = (await h.events()).length;
-        const res = await h.ssh(`SYNC_HEALTH_WAIT=10 ${renderInstallCommandFor(r)}`, { stdin: r.wheelhouseManifest });
+        const t0 = Date.now();
+        const res = await h.install(r);
+        const seconds = (Date.now() - t0) / 1000;
         expect(res.code).not.toBe(0);
-        expect(res.stderr).toContain(`${v} failed its health check; switched back to 1.1.4`);
+        expect(lastLine(res)).toBe(
+            `[sync sync-2 rollback] ERROR: ${v} failed its health check (${why}); switched back to 1.1.4`,
+        );
+        expect(res.stdout).toBe("1.1.4\n");
+        // a definitive answer: no waiting for the 60 s health deadline
+        expect(seconds).toBeLessThan(40);
         const ev = await h.eventsSince(n);
         expect(ev.some((e) => e.startsWith(`switch 1.1.4 -> ${v}`))).toBe(true);
         expect(ev.some((e) => e.startsWith(`rollback ${v} -> 1.1.4`))).toBe(true);
@@ -171,31 +307,14 @@ describe("switched back after a failed health check", () => {
     });
 });
 
-function renderInstallCommandFor(r: ReturnType<typeof release>): string {
-    return renderInstallCommand(r, 5, "root", 600);
-}
-
 describe("kill mid-install", () => {
     test("killed during pip: current unchanged, no .complete; the next install converges", async () => {
         const r = release(dir, "1.9");
         await h.uploadRelease(r);
-        const child = h.spawnSsh(renderInstallCommandFor(r), r.wheelhouseManifest);
-        const exited = new Promise((res) => child.on("exit", res));
-        // wait for the pip step
-        const deadline = Date.now() + 60_000;
-        let sawPip = false;
-        while (Date.now() < deadline) {
-            if ((await h.events()).some((l) => l.includes(" pip 1.9"))) {
-                sawPip = true;
-                break;
-            }
-            await new Promise((x) => setTimeout(x, 200));
-        }
-        expect(sawPip).toBe(true);
-        // timeout(1) runs the script in its own process group: kill that whole group, by pid.
-        const killed = await h.sh('p=$(pgrep -x timeout); [ -n "$p" ] && kill -KILL -- -$p && echo $p');
-        expect(killed.trim()).toMatch(/^\d+$/);
-        await exited;
+        const killer = await h.killDeployAt("pip 1.9");
+        const killed = await h.install(r);
+        expect(await killer.result).toBe("killed");
+        expect(killed.code).not.toBe(0);
         expect(await h.readlink("/var/sync/current")).toBe("releases/1.1.4");
         expect(await h.exists("/var/sync/releases/1.9/.complete")).toBe(false);
         expect(await h.servedVersion()).toBe("1.1.4");
@@ -205,6 +324,66 @@ describe("kill mid-install", () => {
         expect(await h.servedVersion()).toBe("1.9");
         // back to 1.1.4 (a swap) for whoever comes next
         expect((await h.install(release(dir, "1.1.4"))).code).toBe(0);
+        await expectUnchanged(h);
+    });
+});
+
+describe("item 10: a deploy cut off between the switch and its health check", () => {
+    test("a broken release left current: the next run switches back to the last good one", async () => {
+        const r = brokenRelease(dir, "3.2");
+        await h.uploadRelease(r);
+        const killer = await h.killDeployAt("health 3.2");
+        const killed = await h.install(r);
+        expect(await killer.result).toBe("killed");
+        expect(killed.code).not.toBe(0);
+        // the cut left the unchecked release current, and the switch recorded
+        expect(await h.readlink("/var/sync/current")).toBe("releases/3.2");
+        expect(await h.sh("cat /var/sync/.switching")).toBe("1.1.4 3.2\n");
+        // the same deploy again (an interrupted `pulumi up` is run again)
+        const n = (await h.events()).length;
+        const again = await h.install(r);
+        expect(again.code).not.toBe(0);
+        expect(lastLine(again)).toContain("3.2 failed its health check");
+        const ev = await h.eventsSince(n);
+        expect(ev).toContain("recover finishing the interrupted switch 1.1.4 -> 3.2");
+        expect(ev.filter((e) => e === "rollback 3.2 -> 1.1.4").length).toBe(2);
+        expect(await h.exists("/var/sync/.switching")).toBe(false);
+        await expectUnchanged(h);
+    });
+
+    test("prune never removes the last good release after an interrupted switch (keep 2)", async () => {
+        const r = brokenRelease(dir, "3.2");
+        const killer = await h.killDeployAt("health 3.2");
+        await h.install(r, 2);
+        expect(await killer.result).toBe("killed");
+        expect(await h.readlink("/var/sync/current")).toBe("releases/3.2");
+        // the operator goes on with a good release, keep 2
+        const good = release(dir, "1.1.5");
+        await h.uploadRelease(good);
+        const res = await h.install(good, 2);
+        expect(res.code).toBe(0);
+        expect(res.stdout).toBe("1.1.5\n");
+        expect(await h.readlink("/var/sync/current")).toBe("releases/1.1.5");
+        // the release that served before the cut is the one kept to go back to
+        expect(await h.readlink("/var/sync/previous")).toBe("releases/1.1.4");
+        expect(await h.releases()).toEqual(["1.1.4", "1.1.5"]);
+    });
+
+    test("a good release cut off mid-reload: the next run finishes the switch (previous recorded)", async () => {
+        const r = release(dir, "1.1.4");
+        const killer = await h.killDeployAt("reload 1.1.4");
+        const killed = await h.install(r, 2);
+        expect(await killer.result).toBe("killed");
+        expect(killed.code).not.toBe(0);
+        expect(await h.readlink("/var/sync/current")).toBe("releases/1.1.4");
+        const n = (await h.events()).length;
+        const res = await h.install(r, 2);
+        expect(res.code).toBe(0);
+        expect(res.stdout).toBe("1.1.4\n");
+        const ev = await h.eventsSince(n);
+        expect(ev).toContain("recover 1.1.4 is healthy; switch 1.1.5 -> 1.1.4 finished");
+        expect(await h.readlink("/var/sync/previous")).toBe("releases/1.1.5");
+        expect(await h.releases()).toEqual(["1.1.4", "1.1.5"]);
         await expectUnchanged(h);
     });
 });
@@ -219,7 +398,7 @@ describe("sync-3: missing python3-venv", () => {
             const n = (await h3.events()).length;
             const res = await h3.install(r);
             expect(res.code).not.toBe(0);
-            expect(res.stderr).toContain("cannot create virtualenvs (apt-get install python3-venv)");
+            expect(lastLine(res)).toContain("cannot create virtualenvs (apt-get install python3-venv)");
             const ev = await h3.eventsSince(n);
             expect(ev.some((e) => /^(venv|switch) /.test(e))).toBe(false);
             expect(await h3.exists("/var/sync/releases/2.0")).toBe(false);

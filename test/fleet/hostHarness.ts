@@ -1,15 +1,22 @@
 // Fleet tier helpers: real SSH to the local fleet (pinned host keys), the exact command lines the
 // stack renders, uploads as the connection user, and reads of state on the hosts themselves.
-// Only the fleet hosts (198.18.0.x, from /run/sync-fleet/config.json) are ever contacted.
+// Only the fleet hosts (198.18.K.x for fleet id K = 0..15, from <fleet state>/config.json) are ever
+// contacted.
 import { execFile, spawn, ChildProcess } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as http from "http";
 import * as os from "os";
 import * as path from "path";
-import { loadReleaseArtifact, ReleaseArtifact } from "../../components/artifacts";
-import { renderInstallCommand } from "../../components/releaseInstall";
-import { renderRemoteCommand } from "../../components/remoteCommand";
+import { loadReleaseArtifact, ReleaseArtifact, releaseArtifactFrom } from "../../components/artifacts";
+import {
+    bundleRemotePath,
+    renderIniCommand,
+    renderInstallCommand,
+    renderRuntimeStep,
+    RemoteCommandOptions,
+    shellQuote,
+} from "../../components/remoteCommand";
 
 // Also imported by the benchmarks, outside jest.
 if (typeof jest !== "undefined") {
@@ -17,7 +24,12 @@ if (typeof jest !== "undefined") {
 }
 
 export const REPO = path.resolve(__dirname, "../..");
-export const FLEET_STATE = process.env.SYNC_FLEET_STATE ?? "/run/sync-fleet";
+// scripts/fleet.sh's state directory for SYNC_FLEET_ID (0: /run/sync-fleet, K: /run/sync-fleet-K).
+export const FLEET_STATE =
+    process.env.SYNC_FLEET_STATE ??
+    (Number(process.env.SYNC_FLEET_ID ?? 0) === 0 ? "/run/sync-fleet" : `/run/sync-fleet-${process.env.SYNC_FLEET_ID}`);
+/** A fleet host address: 198.18.K.n with fleet id K in 0..15 (scripts/fleet.sh); nothing else. */
+const FLEET_ADDRESS = /^198\.18\.([0-9]|1[0-5])\.([0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5])$/;
 export const INCOMING = "/var/sync/dist/incoming";
 
 export interface FleetServer {
@@ -44,7 +56,7 @@ export function loadFleet(): FleetConfig {
         throw new Error(`fleet tier needs 3 hosts, the running fleet has ${config.servers.length}`);
     }
     for (const s of config.servers) {
-        if (!/^198\.18\.0\.\d+$/.test(s.host)) {
+        if (!FLEET_ADDRESS.test(s.host)) {
             throw new Error(`refusing to talk to ${s.host}: not a fleet address`);
         }
     }
@@ -115,11 +127,37 @@ export async function buildReleases(): Promise<string> {
 export function release(dir: string, version: string): ReleaseArtifact {
     return loadReleaseArtifact(dir, version);
 }
-/** A broken variant: sdist from broken/, wheelhouse from the main dir. */
+/** A broken variant: the sdist from broken/, bundled with the main dir's wheelhouse. */
 export function brokenRelease(dir: string, version: string): ReleaseArtifact {
-    const good = loadReleaseArtifact(dir, "1.1.4");
-    const b = loadReleaseArtifact(path.join(dir, "broken"), version);
-    return { ...b, wheelhousePath: good.wheelhousePath, wheelhouseManifest: good.wheelhouseManifest };
+    return releaseArtifactFrom(
+        version,
+        path.join(dir, "broken", `WeaveServer-${version}.tar.gz`),
+        path.join(dir, "wheelhouse"),
+    );
+}
+
+/** The options of every ssh and sftp connection to a fleet host: fleet key, pinned host key, no config. */
+export function sshOptions(fleet: FleetConfig, server: FleetServer, knownHosts: string): string[] {
+    return [
+        "-F",
+        "/dev/null",
+        "-i",
+        fleet.sshPrivateKeyPath,
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        `UserKnownHostsFile=${knownHosts}`,
+        "-o",
+        "ConnectTimeout=5",
+        "-o",
+        "LogLevel=ERROR",
+        "-o",
+        `Port=${server.port}`,
+    ];
 }
 
 export class Host {
@@ -134,27 +172,12 @@ export class Host {
     }
 
     sshArgs(): string[] {
-        return [
-            "-F",
-            "/dev/null",
-            "-i",
-            this.fleet.sshPrivateKeyPath,
-            "-o",
-            "IdentitiesOnly=yes",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-o",
-            `UserKnownHostsFile=${this.knownHosts}`,
-            "-o",
-            "ConnectTimeout=5",
-            "-o",
-            "LogLevel=ERROR",
-            "-p",
-            String(this.server.port),
-            `${this.server.user}@${this.server.host}`,
-        ];
+        return [...sshOptions(this.fleet, this.server, this.knownHosts), `${this.server.user}@${this.server.host}`];
+    }
+
+    /** How the stack runs a step here: as the connection user (through sudo -n unless root). */
+    options(timeoutSeconds = 600): RemoteCommandOptions {
+        return { user: this.server.user, timeoutSeconds };
     }
 
     /** One remote command line (as ssh sends it), with stdin. */
@@ -178,66 +201,85 @@ export class Host {
         return child;
     }
 
-    /** Upload a file as the connection user (ssh + cat, like an SFTP put). */
-    async upload(localFile: string, remotePath: string): Promise<void> {
-        const r = await this.ssh(`mkdir -p '${path.posix.dirname(remotePath)}' && cat > '${remotePath}'`, {
-            stdin: fs.readFileSync(localFile),
-        });
-        if (r.code !== 0) {
-            throw new Error(`${this.name}: upload to ${remotePath} failed: ${r.stderr}`);
-        }
-        const local = (await run("sha256sum", [localFile])).stdout.split(" ")[0];
-        const remote = (await this.sh(`sha256sum '${remotePath}'`)).split(" ")[0];
-        if (local !== remote) {
-            throw new Error(`${this.name}: upload of ${localFile} arrived corrupted`);
-        }
-    }
-
     /**
-     * What ReleaseInstall uploads: the sdist + the wheelhouse files, in one tar stream over one SSH
-     * session (as one SFTP session would). install.sh checks every byte against the sha256s.
+     * Upload one file as the connection user over SFTP, as CopyToRemote does: parent directories
+     * created, the file written at remotePath. The one uploader of the fleet tier.
      */
-    async uploadRelease(r: ReleaseArtifact, sdistPath = r.sdistPath): Promise<void> {
-        const staging = fs.mkdtempSync(path.join(os.tmpdir(), "sync-upload-"));
-        try {
-            fs.copyFileSync(sdistPath, path.join(staging, `WeaveServer-${r.version}.tar.gz`));
-            const wheels = path.join(staging, `wheelhouse-${r.version}`);
-            fs.mkdirSync(wheels);
-            for (const f of r.wheelhousePath ? fs.readdirSync(r.wheelhousePath) : []) {
-                fs.copyFileSync(path.join(r.wheelhousePath as string, f), path.join(wheels, f));
+    async upload(localFile: string, remotePath: string): Promise<void> {
+        const quote = (p: string): string => {
+            if (/["\\\n]/.test(p)) {
+                throw new Error(`sftp: cannot quote ${JSON.stringify(p)}`);
             }
-            const archive = fs.readFileSync(await packTo(staging));
-            const res = await this.ssh(`mkdir -p '${INCOMING}' && tar -C '${INCOMING}' -xf - --no-same-owner`, {
-                stdin: archive,
-            });
-            if (res.code !== 0) {
-                throw new Error(`${this.name}: upload of ${r.version} failed: ${res.stderr}`);
-            }
-        } finally {
-            fs.rmSync(staging, { recursive: true, force: true });
-            fs.rmSync(`${staging}.tar`, { force: true });
+            return `"${p}"`;
+        };
+        const dirs: string[] = [];
+        for (let d = path.posix.dirname(remotePath); d !== "/" && d !== "."; d = path.posix.dirname(d)) {
+            dirs.unshift(d);
+        }
+        // `-`: a directory that exists already is not an error.
+        const batch = [...dirs.map((d) => `-mkdir ${quote(d)}`), `put ${quote(localFile)} ${quote(remotePath)}`];
+        const r = await run("sftp", ["-b", "-", ...this.sshArgs()], { stdin: `${batch.join("\n")}\n` });
+        if (r.code !== 0) {
+            throw new Error(
+                `${this.name}: sftp upload of ${localFile} to ${remotePath} failed (${r.code}): ${r.stderr}`,
+            );
         }
     }
 
-    runtime(): Promise<RunResult> {
-        return this.ssh(
-            renderRemoteCommand("runtime", [this.server.user, "2", "15"], {
-                user: this.server.user,
-                timeoutSeconds: 300,
-            }),
-        );
+    /** What ReleaseInstall uploads: the release's bundle, to bundleRemotePath(version). */
+    async uploadRelease(r: ReleaseArtifact): Promise<void> {
+        await this.upload(r.bundlePath, bundleRemotePath(r.version));
     }
 
-    ini(content: string): Promise<RunResult> {
-        return this.ssh(renderRemoteCommand("ini", [], { user: this.server.user, timeoutSeconds: 300 }), {
-            stdin: content,
-        });
+    /** The stack's runtime step: its command line, the scripts on stdin. */
+    runtime(processes = 2, threads = 15): Promise<RunResult> {
+        const step = renderRuntimeStep(this.server.user, processes, threads, this.options(300));
+        return this.ssh(step.command, { stdin: step.stdin });
+    }
+
+    /** The stack's ini step, the file on stdin; `prefix` is prepended (e.g. `umask 000;`). */
+    ini(content: string, prefix = ""): Promise<RunResult> {
+        const cmd = renderIniCommand(this.options(300));
+        return this.ssh(prefix ? `${prefix} ${cmd}` : cmd, { stdin: content });
+    }
+
+    /** The stack's install command line. */
+    installCommand(r: ReleaseArtifact, keep = 5, timeoutSeconds = 600): string {
+        return renderInstallCommand(r, keep, this.options(timeoutSeconds));
     }
 
     /** The stack's install command; `prefix` is prepended (e.g. `SYNC_LOCK_WAIT=2`). */
     install(r: ReleaseArtifact, keep = 5, prefix = ""): Promise<RunResult> {
-        const cmd = renderInstallCommand(r, keep, this.server.user, 600);
-        return this.ssh(prefix ? `${prefix} ${cmd}` : cmd, { stdin: r.wheelhouseManifest });
+        const cmd = this.installCommand(r, keep);
+        return this.ssh(prefix ? `${prefix} ${cmd}` : cmd);
+    }
+
+    /**
+     * Kill the running deploy (its whole `timeout` process group, SIGKILL) the moment a line
+     * containing ` <fragment>` reaches /var/sync/events.log: a cut at a real point of the deploy,
+     * with no test hook in the scripts. Resolves once the watcher is in place; `result` says
+     * "killed" or "missed".
+     */
+    async killDeployAt(fragment: string, timeoutSeconds = 120): Promise<{ result: Promise<string> }> {
+        if (!/^[A-Za-z0-9 .>-]+$/.test(fragment)) {
+            throw new Error(`killDeployAt: unexpected fragment ${fragment}`);
+        }
+        const script = [
+            `end=$((SECONDS + ${timeoutSeconds}))`,
+            "while IFS= read -r -t 1 line || ((SECONDS < end)); do",
+            `  if [[ $line == *' ${fragment}'* ]]; then`,
+            '    kill -KILL -- -"$(pgrep -o -x timeout)" && echo killed && exit 0',
+            "  fi",
+            "  line=''",
+            `done < <(exec tail -n0 -F -s 0.01 --pid=$$ /var/sync/events.log 2>/dev/null)`,
+            "echo missed",
+        ].join("\n");
+        const child = this.spawnSsh(`bash -c ${shellQuote(script)}`);
+        let out = "";
+        child.stdout?.on("data", (chunk: Buffer) => (out += chunk.toString()));
+        const result = new Promise<string>((resolve) => child.on("exit", () => resolve(out.trim())));
+        await new Promise((r) => setTimeout(r, 1000)); // tail is watching by then
+        return { result };
     }
 
     async readlink(p: string): Promise<string> {
@@ -300,7 +342,7 @@ export function httpGet(
     timeoutMs: number,
     agent?: http.Agent,
 ): Promise<HttpAnswer> {
-    if (!/^198\.18\.0\.\d+$/.test(host) && host !== "127.0.0.1") {
+    if (!FLEET_ADDRESS.test(host) && host !== "127.0.0.1") {
         return Promise.reject(new Error(`refusing to send traffic to ${host}`));
     }
     return new Promise((resolve, reject) => {
@@ -409,16 +451,6 @@ export async function load(
     await Promise.all(Array.from({ length: concurrency }, loop));
     agent.destroy();
     return res;
-}
-
-/** Pack a folder's contents into a tar file beside it; returns the file. */
-async function packTo(dir: string): Promise<string> {
-    const file = `${dir}.tar`;
-    const r = await run("tar", ["-C", dir, "-cf", file, "."]);
-    if (r.code !== 0) {
-        throw new Error(`tar of ${dir} failed: ${r.stderr}`);
-    }
-    return file;
 }
 
 /** The old process (scripts/old-deploy.sh) against a host; `initPort` sets its Apache site up first. */

@@ -1,4 +1,7 @@
-// Main flow on sync-1: fresh install, no-op reinstall, upgrade, rollback swap, ini change, keep N.
+// Main flow on sync-1: fresh install, no-op reinstall, upgrade, rollback swap, ini change, keep N,
+// then what needs a serving host: a change of keepReleases, a deploy that has to start Apache
+// (issue 9 item 9), interrupted ini and site writes (item 12), unhealthy settings (item 5).
+import { hostScriptsHash, renderIniCommand } from "../../components/remoteCommand";
 import { buildReleases, Host, hosts, INI_1, iniSha256, release } from "./hostHarness";
 
 let dir: string;
@@ -40,6 +43,18 @@ describe("sync-1: the main flow", () => {
         const res = await timed("fresh 1.1.4", () => h.install(r));
         expect(res.stderr).toContain("finished");
         expect(res.code).toBe(0);
+        // stdout: one line, the version the host serves (the stack's output)
+        expect(res.stdout).toBe("1.1.4\n");
+        // the scripts the steps run: content-addressed, root's, .complete last
+        const scripts = `/var/sync/scripts/${hostScriptsHash()}`;
+        expect(await h.stat(scripts)).toBe("755:root:root");
+        expect(await h.stat(`${scripts}/install.sh`)).toBe("644:root:root");
+        expect(await h.exists(`${scripts}/.complete`)).toBe(true);
+        // the release is root's, built and checked by the build user, never by root or the app user
+        expect(await h.stat("/var/sync/releases/1.1.4")).toBe("755:root:root");
+        expect((await h.sh("find /var/sync/releases/1.1.4 ! -user root | wc -l")).trim()).toBe("0");
+        expect(await h.sh("id -un sync-build")).toBe("sync-build\n");
+        expect(await h.sh("cat /var/sync/releases/1.1.4/.sdist-sha256")).toBe(`${r.sha256}\n`);
         expect(await h.readlink("/var/sync/current")).toBe("releases/1.1.4");
         expect(await h.exists("/var/sync/releases/1.1.4/.complete")).toBe(true);
         expect(await h.servedVersion()).toBe("1.1.4");
@@ -59,6 +74,7 @@ describe("sync-1: the main flow", () => {
         const n = (await h.events()).length;
         const res = await timed("no-op 1.1.4", () => h.install(release(dir, "1.1.4")));
         expect(res.code).toBe(0);
+        expect(res.stdout).toBe("1.1.4\n");
         const ev = await h.eventsSince(n);
         expect(ev.some((e) => e.startsWith("reuse "))).toBe(true);
         expect(ev.some((e) => e.startsWith("venv ") || e.startsWith("pip "))).toBe(false);
@@ -130,6 +146,10 @@ describe("sync-1: the main flow", () => {
     });
 
     test("keep 2 with 1.9, 1.10, 1.11: current and previous kept, PEP 440 order; rollback to 1.10 is a swap", async () => {
+        // uploads of an earlier version of this stack (sdist + wheelhouse dir): pruned too
+        await h.sh(
+            "mkdir -p /var/sync/dist/incoming/wheelhouse-1.0 && touch /var/sync/dist/incoming/WeaveServer-1.0.tar.gz",
+        );
         for (const v of ["1.9", "1.10", "1.11"]) {
             const r = release(dir, v);
             await h.uploadRelease(r);
@@ -140,6 +160,8 @@ describe("sync-1: the main flow", () => {
         expect(await h.releases()).toEqual(["1.10", "1.11"]);
         expect(await h.readlink("/var/sync/current")).toBe("releases/1.11");
         expect(await h.readlink("/var/sync/previous")).toBe("releases/1.10");
+        // no remote delete: the install prunes the uploads itself, keeping current's and previous's
+        expect(await incoming()).toEqual(["WeaveServer-1.10.release.tar", "WeaveServer-1.11.release.tar"]);
         const n = (await h.events()).length;
         const res = await timed("rollback 1.10 keep 2", () => h.install(release(dir, "1.10"), 2));
         expect(res.code).toBe(0);
@@ -151,4 +173,153 @@ describe("sync-1: the main flow", () => {
         expect(await h.releases()).toEqual(["1.10", "1.11"]);
         expect(await h.servedVersion()).toBe("1.10");
     });
+
+    test("issue 12 item 5: a smaller keepReleases prunes even when the release is already current", async () => {
+        for (const v of ["1.9", "2.0"]) {
+            const r = release(dir, v);
+            await h.uploadRelease(r);
+            expect((await h.install(r, 5)).code).toBe(0);
+        }
+        expect(await h.releases()).toEqual(["1.10", "1.11", "1.9", "2.0"]);
+        const n = (await h.events()).length;
+        const res = await h.install(release(dir, "2.0"), 2);
+        expect(res.code).toBe(0);
+        expect(res.stdout).toBe("2.0\n");
+        const ev = await h.eventsSince(n);
+        expect(ev).toContain("finished 2.0 (no change)");
+        expect(ev).toContain("prune keep 2");
+        expect(await h.releases()).toEqual(["1.9", "2.0"]);
+        expect(await h.readlink("/var/sync/previous")).toBe("releases/1.9");
+        expect(await incoming()).toEqual(["WeaveServer-1.9.release.tar", "WeaveServer-2.0.release.tar"]);
+    });
+
+    test("item 9: a deploy that had to start Apache leaves no lock behind in it; the next one does not wait", async () => {
+        await stopApache();
+        // the install finds Apache down and starts it (apache2ctl start)
+        const res = await h.install(release(dir, "2.0"), 2);
+        expect(res.code).toBe(0);
+        expect(await h.servedVersion()).toBe("2.0");
+        expect(await apacheLockHolders()).toEqual([]);
+        // the runtime step's graceful starts Apache too when it is down and the site changed
+        await stopApache();
+        expect((await h.runtime(3)).code).toBe(0);
+        expect(await apacheLockHolders()).toEqual([]);
+        expect((await h.runtime(2)).code).toBe(0);
+        // every later step gets the lock at once
+        const t0 = Date.now();
+        const next = await h.install(release(dir, "2.0"), 2, "SYNC_LOCK_WAIT=2");
+        expect(next.stderr).not.toContain("another deploy holds");
+        expect(next.code).toBe(0);
+        const ini = await h.ssh(`SYNC_LOCK_WAIT=2 ${iniCommand()}`, { stdin: INI_1 });
+        expect(ini.code).toBe(0);
+        expect(Date.now() - t0).toBeLessThan(30_000);
+        await waitFor(async () => (await h.daemonPids()).length === 2);
+    });
+
+    test("item 12: a site written but never applied (run cut off after the rename) is applied by the next run", async () => {
+        const site = "/etc/apache2/sites-available/sync.conf";
+        expect((await h.daemonPids()).length).toBe(2);
+        // what an interrupted `runtime 3 15` leaves: the new site in place, Apache never reloaded
+        await h.sh(`sed -i 's/ processes=2 / processes=3 /' ${site} && grep -q ' processes=3 ' ${site}`);
+        const res = await h.runtime(3);
+        expect(res.code).toBe(0);
+        expect(res.stderr).not.toContain("Apache site unchanged");
+        await waitFor(async () => (await h.daemonPids()).length === 3);
+        // applied now: the same settings again are a no-op
+        expect((await h.runtime(3)).stderr).toContain("Apache site unchanged");
+        expect((await h.runtime(2)).code).toBe(0);
+        await waitFor(async () => (await h.daemonPids()).length === 2);
+        expect(await h.servedVersion()).toBe("2.0");
+    });
+
+    test("item 12: settings written but never applied are reloaded and checked by the next run, not skipped", async () => {
+        const content = "[sync]\ndatabase_url = sqlite:////var/sync/other.sqlite\nsecret_key = fleet-secret-2\n";
+        // what an interrupted ini write leaves: the new file in place, the daemons never reloaded
+        await h.ssh(
+            "install -m 0640 -o root -g sync /dev/stdin /etc/sync.ini.new && mv /etc/sync.ini.new /etc/sync.ini",
+            {
+                stdin: content,
+            },
+        );
+        const pids = await h.daemonPids();
+        const n = (await h.events()).length;
+        const res = await h.ini(content);
+        expect(res.code).toBe(0);
+        expect(res.stderr).not.toContain("/etc/sync.ini unchanged");
+        expect(await h.eventsSince(n)).toContain("reload settings changed");
+        expect((await h.daemonPids()).filter((p) => pids.includes(p))).toEqual([]);
+        // applied and checked now: the same content again is a no-op
+        expect((await h.ini(content)).stderr).toContain("/etc/sync.ini unchanged");
+        // and bad settings left behind by an interrupted write are reported, not skipped
+        const bad = "[sync]\nsecret_key = fleet-secret-2\n";
+        await h.ssh(
+            "install -m 0640 -o root -g sync /dev/stdin /etc/sync.ini.new && mv /etc/sync.ini.new /etc/sync.ini",
+            {
+                stdin: bad,
+            },
+        );
+        const t0 = Date.now();
+        const again = await h.ini(bad);
+        expect(again.code).not.toBe(0);
+        expect(lastLine(again.stderr)).toMatch(
+            /^\[sync sync-1 \w+\] ERROR: 2\.0 is unhealthy with these settings \(host serves '2\.0', heartbeat HTTP 503: missing required key sync\.database_url\)/,
+        );
+        expect(Date.now() - t0).toBeLessThan(30_000);
+        expect((await h.ini(INI_1)).code).toBe(0);
+        expect((await h.get("/__heartbeat__")).status).toBe(200);
+    });
+
+    test("item 5: unhealthy new settings: the reason is reported within seconds, the previous file restored", async () => {
+        const before = await h.sh("cat /etc/sync.ini");
+        // a stale backup of an older version's interrupted run: removed, it holds old secrets
+        await h.sh("umask 077 && echo 'secret_key = rotated-out' > /etc/.sync.ini.prev.AbC123");
+        const t0 = Date.now();
+        const res = await h.ini("[sync]\nsecret_key = no-database\n");
+        const seconds = (Date.now() - t0) / 1000;
+        expect(res.code).not.toBe(0);
+        expect(lastLine(res.stderr)).toBe(
+            "[sync sync-1 health] ERROR: 2.0 is unhealthy with the new settings (host serves '2.0', heartbeat HTTP 503: missing required key sync.database_url); restored the previous /etc/sync.ini",
+        );
+        expect(seconds).toBeLessThan(30);
+        expect(await h.sh("cat /etc/sync.ini")).toBe(before);
+        expect(await h.stat("/etc/sync.ini")).toBe("640:root:sync");
+        expect((await h.sh("ls -a /etc | grep -c '^.sync.ini' || true")).trim()).toBe("0");
+        expect((await h.get("/__heartbeat__")).status).toBe(200);
+    });
 });
+
+function lastLine(text: string): string {
+    const lines = text.trim().split("\n");
+    return lines[lines.length - 1];
+}
+
+function iniCommand(): string {
+    return renderIniCommand(h.options(300));
+}
+
+async function incoming(): Promise<string[]> {
+    return (await h.sh("ls -1A /var/sync/dist/incoming")).split("\n").filter(Boolean).sort();
+}
+
+async function waitFor(check: () => Promise<boolean>, ms = 30_000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!(await check())) {
+        if (Date.now() > deadline) {
+            throw new Error("condition not met in time");
+        }
+        await new Promise((r) => setTimeout(r, 200));
+    }
+}
+
+async function stopApache(): Promise<void> {
+    await h.sh("apache2ctl stop >/dev/null 2>&1 || true");
+    await waitFor(async () => (await h.ssh("pgrep -x apache2")).code !== 0);
+}
+
+/** Apache processes with the deploy lock open, as "<pid> <fd>". */
+async function apacheLockHolders(): Promise<string[]> {
+    const out = await h.sh(
+        'for p in $(pgrep -x apache2); do for f in /proc/$p/fd/*; do [ "$(readlink $f)" = /var/sync/.deploy.lock ] && echo "$p $f"; done; done; true',
+    );
+    return out.split("\n").filter(Boolean);
+}

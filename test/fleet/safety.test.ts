@@ -1,8 +1,6 @@
 // Secrets, concurrent readers and bounds on sync-2: a sentinel secret lives only in
 // /etc/sync.ini; readers never see a partial file even under umask 000; a hanging deploy is
 // killed by the command's own timeout.
-import { renderInstallCommand } from "../../components/releaseInstall";
-import { renderRemoteCommand } from "../../components/remoteCommand";
 import { renderSyncIni } from "../../components/syncIni";
 import { INI_1, bootstrap, buildReleases, Host, hosts, release } from "./hostHarness";
 
@@ -38,7 +36,7 @@ test("case 8: the sentinel secret is in /etc/sync.ini and nowhere else on the ho
     expect((await h.get("/__heartbeat__")).status).toBe(200);
     expect(await h.sh("grep -c S3NT1NEL-fleet-c41f /etc/sync.ini")).toBe("1\n");
     const psLog = await h.sh("cat /root/ps-watch.txt; rm -f /root/ps-watch.txt");
-    expect(psLog).toContain("sync-ini"); // the watcher did see the write running
+    expect(psLog).toMatch(/bash \/var\/sync\/scripts\/[0-9a-f]{16}\/ini\.sh/); // the watcher did see the write running
     expect(psLog).not.toContain(SENTINEL);
     // Every file on the host except the ini itself (and the ps capture, already removed).
     const found = await h.ssh(
@@ -65,9 +63,8 @@ test("case 9: readers during ini writes under umask 000 never see an empty or pa
     let output = "";
     reader.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
     const done = new Promise((resolve) => reader.on("exit", resolve));
-    const command = renderRemoteCommand("ini", [], { user: "root", timeoutSeconds: 120 });
     for (let marker = 2; marker < 8; marker++) {
-        const write = await h.ssh(`umask 000; ${command}`, { stdin: settings(marker) });
+        const write = await h.ini(settings(marker), "umask 000;");
         expect(write.code).toBe(0);
         expect(await h.sh("grep '^marker' /etc/sync.ini")).toBe(`marker = ${marker}\n`);
     }
@@ -85,9 +82,9 @@ test("case 11: a deploy that hangs (another holds the lock) is killed by its own
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const r = release(dir, "1.1.5");
     await h.uploadRelease(r);
-    const command = renderInstallCommand(r, 5, "root", 5);
+    const command = h.installCommand(r, 5, 5);
     const started = Date.now();
-    const res = await h.ssh(`SYNC_LOCK_WAIT=600 ${command}`, { stdin: r.wheelhouseManifest });
+    const res = await h.ssh(`SYNC_LOCK_WAIT=600 ${command}`);
     const seconds = (Date.now() - started) / 1000;
     holder.kill();
     await h.ssh("pkill -f 'sleep 40' || true");
@@ -107,7 +104,7 @@ test("case 4: a deploy killed mid-reload converges on the next run; current alwa
     const killer = h.spawnSsh(
         "for i in $(seq 1 3000); do tail -n +" +
             String(before + 1) +
-            " /var/sync/events.log | grep -q ' reload 1.1.4' && { pkill -KILL -f '[s]ync-install'; echo killed; exit 0; }; sleep 0.01; done; echo missed",
+            " /var/sync/events.log | grep -q ' reload 1.1.4' && { pkill -KILL -f '[i]nstall[.]sh'; echo killed; exit 0; }; sleep 0.01; done; echo missed",
     );
     let killerOut = "";
     killer.stdout?.on("data", (chunk: Buffer) => (killerOut += chunk.toString()));

@@ -1,11 +1,34 @@
-// Runs index.ts under Pulumi mocks and records every resource it declares.
+// Runs index.ts under Pulumi mocks, inside a stack resource as `pulumi up` does, and records every
+// resource it declares: its inputs (from the mocks) and its resource options (from a stack
+// transformation, since mocks never see options).
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import type * as pulumiType from "@pulumi/pulumi";
+import { ed25519KeyPairFromSeed } from "../../components/sshKeys";
+
+/** The resource options that matter here, with resources named by their `type::name` key. */
+export interface RecordedOptions {
+    /** The parent's key (undefined for children of the stack). */
+    parent?: string;
+    /** Keys of the resources in `dependsOn`, as declared (components not expanded). */
+    dependsOn: string[];
+    retainOnDelete?: boolean;
+    protect?: boolean;
+    deleteBeforeReplace?: boolean;
+    ignoreChanges?: string[];
+}
 
 /** One resource the program declared. */
 export interface Recorded {
     type: string;
     name: string;
+    /** `type::name`: unique within a stack. */
+    key: string;
+    /** Whether Pulumi manages it directly (as opposed to a component). */
+    custom: boolean;
     inputs: Record<string, any>;
+    opts: RecordedOptions;
 }
 
 /** The outcome of one program run. */
@@ -14,7 +37,28 @@ export interface ProgramRun {
     outputs: Record<string, unknown>;
     program: Record<string, unknown>;
     pulumi: typeof pulumiType;
+    /** What the Pulumi runtime warned about (e.g. undefined stack outputs). */
+    warnings: string[];
 }
+
+/** Options of a program run. */
+export interface RunOptions {
+    /**
+     * Text of the stack file Pulumi.prod.yaml the program finds in its working directory (a temp
+     * project directory). Default: the program runs in the checkout, beside the shipped stack files.
+     */
+    stackFile?: string;
+    /**
+     * stdout of remote commands, by resource name. Default: MOCK_HOST_KEY_LINE for an EC2 host's
+     * `-hostkey` step (what `cat /etc/ssh/ssh_host_ed25519_key.pub` prints), "" for every other.
+     */
+    commandStdout?: Record<string, string>;
+}
+
+/** The host key the mocks' EC2 instances report, as sshd's .pub file holds it. */
+export const MOCK_HOST_KEY_LINE = `${ed25519KeyPairFromSeed(Buffer.alloc(32, 5), "").publicKey} root@ip-10-0-0-10`;
+
+const REPO = path.resolve(__dirname, "../..");
 
 /** Plain-value resolution of an Output (mocks resolve everything). */
 export function valueOf<T>(output: pulumiType.Output<T>): Promise<T> {
@@ -27,19 +71,27 @@ export function byType(run: ProgramRun, type: string): Recorded[] {
 }
 
 /** Run the program with the given stack config (keys like "sync:version", values JSON or plain). */
-export async function runProgram(config: Record<string, string>, secretKeys: string[] = []): Promise<ProgramRun> {
+export async function runProgram(
+    config: Record<string, string>,
+    secretKeys: string[] = [],
+    options: RunOptions = {},
+): Promise<ProgramRun> {
     jest.resetModules();
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const pulumi: typeof pulumiType = require("@pulumi/pulumi");
-    const resources: Recorded[] = [];
+    const inputs = new Map<string, Record<string, any>>();
+    const declared: { resource: pulumiType.Resource; type: string; name: string; opts: pulumiType.ResourceOptions }[] =
+        [];
     pulumi.runtime.setAllConfig(config, secretKeys);
     await pulumi.runtime.setMocks(
         {
             newResource(args) {
-                resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+                inputs.set(`${args.type}::${args.name}`, args.inputs);
                 const state: Record<string, unknown> = { ...args.inputs };
                 if (args.type === "command:remote:Command") {
-                    state.stdout = "";
+                    state.stdout =
+                        options.commandStdout?.[args.name] ??
+                        (args.name.endsWith("-hostkey") ? MOCK_HOST_KEY_LINE : "");
                     state.stderr = "";
                 }
                 if (args.type === "aws:ec2/instance:Instance") {
@@ -69,14 +121,113 @@ export async function runProgram(config: Record<string, string>, secretKeys: str
         "prod",
         false,
     );
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const program = require("../../index");
+    let projectDir = REPO;
+    if (options.stackFile !== undefined) {
+        projectDir = fs.mkdtempSync(path.join(os.tmpdir(), "sync-project-"));
+        fs.copyFileSync(path.join(REPO, "Pulumi.yaml"), path.join(projectDir, "Pulumi.yaml"));
+        fs.writeFileSync(path.join(projectDir, "Pulumi.prod.yaml"), options.stackFile);
+    }
+    const warnings: string[] = [];
+    const warn = jest.spyOn(console, "warn").mockImplementation((...args: unknown[]) => {
+        warnings.push(args.map(String).join(" "));
+    });
+    const cwd = process.cwd();
+    let program: Record<string, unknown> = {};
+    let failure: unknown = undefined;
+    try {
+        // As under `pulumi up`: the program runs in the project directory, inside the stack resource.
+        process.chdir(projectDir);
+        await pulumi.runtime.runInPulumiStack(async () => {
+            pulumi.runtime.registerStackTransformation((args) => {
+                declared.push({ resource: args.resource, type: args.type, name: args.name, opts: args.opts });
+                return undefined;
+            });
+            try {
+                // eslint-disable-next-line @typescript-eslint/no-require-imports
+                program = require("../../index");
+            } catch (error) {
+                // Rethrown below: a stack whose init rejects leaves an unhandled rejection behind.
+                failure = error;
+            }
+            return program;
+        });
+    } finally {
+        process.chdir(cwd);
+        warn.mockRestore();
+    }
+    if (failure !== undefined) {
+        await pulumi.runtime.disconnect();
+        throw failure;
+    }
     const outputs: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(program)) {
         outputs[key] = await valueOf(pulumi.output(value as pulumiType.Input<unknown>));
     }
+    // Wait for every registration to reach the mocks (their inputs are recorded there).
     await pulumi.runtime.disconnect();
-    return { resources, outputs, program, pulumi };
+    const keyOf = new Map(declared.map((d) => [d.resource, `${d.type}::${d.name}`]));
+    const nameOf = (resource: unknown): string => {
+        const key = keyOf.get(resource as pulumiType.Resource);
+        if (key === undefined) {
+            throw new Error("a resource option names a resource the program did not declare");
+        }
+        return key;
+    };
+    const resources: Recorded[] = [];
+    for (const d of declared) {
+        const dependsOn = (await valueOf(pulumi.output(d.opts.dependsOn ?? []))) as unknown;
+        const key = `${d.type}::${d.name}`;
+        resources.push({
+            type: d.type,
+            name: d.name,
+            key,
+            custom: pulumi.CustomResource.isInstance(d.resource),
+            inputs: inputs.get(key) ?? {},
+            opts: {
+                parent: d.opts.parent && keyOf.has(d.opts.parent) ? nameOf(d.opts.parent) : undefined,
+                dependsOn: (Array.isArray(dependsOn) ? dependsOn : [dependsOn]).map(nameOf),
+                retainOnDelete: d.opts.retainOnDelete,
+                protect: d.opts.protect,
+                deleteBeforeReplace: (d.opts as pulumiType.CustomResourceOptions).deleteBeforeReplace,
+                ignoreChanges: d.opts.ignoreChanges,
+            },
+        });
+    }
+    return { resources, outputs, program, pulumi, warnings };
+}
+
+/**
+ * Every custom resource `key` waits for before Pulumi creates, updates or replaces it: its
+ * `dependsOn`, where a component stands for every custom resource below it (as the SDK expands
+ * it), then what those wait for, transitively. Dependencies through inputs are not followed.
+ */
+export function waitsFor(run: ProgramRun, key: string): Set<string> {
+    const byKey = new Map(run.resources.map((r) => [r.key, r]));
+    const children = new Map<string, string[]>();
+    for (const r of run.resources) {
+        if (r.opts.parent) {
+            children.set(r.opts.parent, [...(children.get(r.opts.parent) ?? []), r.key]);
+        }
+    }
+    const customBelow = (k: string): string[] => {
+        const r = byKey.get(k);
+        if (r?.custom) {
+            return [k];
+        }
+        return (children.get(k) ?? []).flatMap(customBelow);
+    };
+    const seen = new Set<string>();
+    const pending = [key];
+    while (pending.length > 0) {
+        const current = byKey.get(pending.pop() as string);
+        for (const dependency of current?.opts.dependsOn.flatMap(customBelow) ?? []) {
+            if (!seen.has(dependency)) {
+                seen.add(dependency);
+                pending.push(dependency);
+            }
+        }
+    }
+    return seen;
 }
 
 /** Pulumi's marker for a secret value in serialized inputs. */

@@ -1,10 +1,19 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { ProgramRun, Recorded, byType, isSecretInput, plaintextOf, runProgram, unwrap } from "./harness";
+import {
+    MOCK_HOST_KEY_LINE,
+    ProgramRun,
+    Recorded,
+    byType,
+    isSecretInput,
+    plaintextOf,
+    runProgram,
+    unwrap,
+    waitsFor,
+} from "./harness";
 import { DEPLOY_KEY, SECRET_KEYS, SENTINEL, makeArtifactDir, prodConfig } from "./fixtures";
-import { derivedHostKey } from "../../components/sshKeys";
-import { renderCloudInit } from "../../components/syncServer";
+import { renderCloudInit } from "../../components/ec2Host";
 
 const COMMAND = "command:remote:Command";
 const COPY = "command:remote:CopyToRemote";
@@ -52,7 +61,7 @@ describe("the prod stack under mocks", () => {
             "sync:server:SyncIni": 3,
             "sync:server:ReleaseInstall": 3,
             [COMMAND]: 9,
-            [COPY]: 6,
+            [COPY]: 3,
         });
         expect(byType(run, "sync:server:SyncServer").map((r) => r.name)).toEqual([
             "sync-sync1",
@@ -106,19 +115,24 @@ describe("the prod stack under mocks", () => {
         expect(object.inputs.checksumAlgorithm).toBe("SHA256");
     });
 
-    test("installs are keyed on version + sha256 and upload the exact release", () => {
+    test("installs are keyed on version + sha256 and upload the exact release, in one short command", () => {
         for (const server of ["sync1", "sync2", "sync3"]) {
             const install = named(run, `sync-${server}-release-install`);
-            expect(install.inputs.triggers).toEqual(["1.1.4", sdistSha]);
-            expect(install.inputs.create).toContain(`sync-install '1.1.4' '${sdistSha}' '5'`);
-            expect(install.inputs.delete).toContain("sync-forget '1.1.4'");
-            expect(install.inputs.stdin).toMatch(/^[0-9a-f]{64} {2}six-1\.16\.0-py2\.py3-none-any\.whl\n$/);
-            const sdist = named(run, `sync-${server}-release-sdist`);
-            expect(sdist.inputs.remotePath).toBe("/var/sync/dist/incoming/WeaveServer-1.1.4.tar.gz");
-            expect(sdist.inputs.triggers).toEqual(["1.1.4", sdistSha]);
-            expect(named(run, `sync-${server}-release-wheelhouse`).inputs.remotePath).toBe(
-                "/var/sync/dist/incoming/wheelhouse-1.1.4",
+            expect(install.inputs.triggers.slice(0, 2)).toEqual(["1.1.4", sdistSha]);
+            expect(install.inputs.create).toMatch(
+                new RegExp(
+                    `^sudo -n timeout --kill-after=10 600 bash /var/sync/scripts/[0-9a-f]{16}/install\\.sh '1\\.1\\.4' '${sdistSha}' `,
+                ),
             );
+            const upload = named(run, `sync-${server}-release-bundle`);
+            expect(upload.inputs.triggers.slice(0, 2)).toEqual(["1.1.4", sdistSha]);
+            expect(upload.inputs.remotePath).toContain("1.1.4");
+        }
+    });
+
+    test("no remote step has a delete: destroy and removing a server never need the host", () => {
+        for (const resource of run.resources.filter((r) => r.type === COMMAND)) {
+            expect([resource.name, resource.inputs.delete]).toEqual([resource.name, undefined]);
         }
     });
 
@@ -144,7 +158,7 @@ describe("the prod stack under mocks", () => {
             },
         };
         const remote = run.resources.filter((r) => r.type === COMMAND || r.type === COPY);
-        expect(remote).toHaveLength(15);
+        expect(remote).toHaveLength(12);
         for (const resource of remote) {
             const server = resource.name.split("-")[1];
             expect(isSecretInput(resource.inputs.connection)).toBe(true);
@@ -159,8 +173,8 @@ describe("the prod stack under mocks", () => {
 
     test("non-root users go through sudo -n, under a timeout", () => {
         const setup = named(run, "sync-sync1-runtime-setup");
-        expect(setup.inputs.create.startsWith("sudo -n timeout --kill-after=10 600 bash -c '")).toBe(true);
-        expect(setup.inputs.create.endsWith(" sync-runtime 'deploy' '2' '15'")).toBe(true);
+        expect(setup.inputs.create.startsWith("sudo -n timeout --kill-after=10 600 bash ")).toBe(true);
+        expect(setup.inputs.create.endsWith(" 'deploy' '2' '15'")).toBe(true);
     });
 
     test("secrets: the ini's stdin is secret; no secret in any plaintext input, command line or output", () => {
@@ -183,7 +197,7 @@ describe("the prod stack under mocks", () => {
 
     test("stack outputs: per server address, version and batch; release key and sha256", () => {
         expect(run.outputs.version).toBe("1.1.4");
-        expect(run.outputs.servers).toEqual({
+        expect(run.outputs.servers).toMatchObject({
             sync1: { address: "sync1.prod.example.com", version: "1.1.4", batch: 1 },
             sync2: { address: "sync2.prod.example.com", version: "1.1.4", batch: 2 },
             sync3: { address: "sync3.prod.example.com", version: "1.1.4", batch: 3 },
@@ -218,9 +232,8 @@ describe("the prod stack under mocks", () => {
             [
                 "sync-releases-1.1.5",
                 ...["sync1", "sync2", "sync3"].flatMap((s) => [
+                    `sync-${s}-release-bundle`,
                     `sync-${s}-release-install`,
-                    `sync-${s}-release-sdist`,
-                    `sync-${s}-release-wheelhouse`,
                 ]),
             ].sort(),
         );
@@ -257,15 +270,99 @@ describe("the prod stack under mocks", () => {
         expect(declared).toBe(-1);
     });
 
-    test("releaseBucket false declares no AWS resource", async () => {
+    test("a version the stack file holds as a YAML number is refused before any resource is declared", async () => {
+        // The CLI hands `sync:version: 1.10` to the program as "1.1" — a release that exists here.
+        const withOneOne = makeArtifactDir(["1.1", "1.10"]);
+        const shipped = fs.readFileSync(path.join(__dirname, "../../Pulumi.prod.yaml"), "utf8");
+        const pinned = /^ {2}sync:version: .*$/m;
+        const stackFile = shipped.replace(pinned, "  sync:version: 1.10");
+        expect(stackFile).toContain("\n  sync:version: 1.10\n");
+        let declared = -1;
+        await expect(
+            runProgram(prodConfig(withOneOne, { "sync:version": "1.1" }), SECRET_KEYS, { stackFile }).then((r) => {
+                declared = r.resources.length;
+            }),
+        ).rejects.toThrow(
+            'sync:version: 1.10 in Pulumi.prod.yaml is a YAML number, which reaches the program as "1.1"; quote it: sync:version: "1.10"',
+        );
+        expect(declared).toBe(-1);
+        // Quoted, the same file deploys 1.10.
+        const quoted = await runProgram(prodConfig(withOneOne, { "sync:version": "1.10" }), SECRET_KEYS, {
+            stackFile: shipped.replace(pinned, '  sync:version: "1.10"'),
+        });
+        expect(quoted.outputs.version).toBe("1.10");
+    });
+
+    test("a missing deploy key is refused with the program's message, before Pulumi's own", async () => {
+        const config = prodConfig(artifactDir);
+        delete config["sync:sshPrivateKey"];
+        await expect(runProgram(config, SECRET_KEYS)).rejects.toThrow(
+            "sync:sshPrivateKey: missing or not a private key; set it with: pulumi config set --secret sync:sshPrivateKey < ~/.ssh/deploy_ed25519",
+        );
+    });
+
+    test("a deploy key set in plaintext still reaches every connection as a secret only", async () => {
+        const plain = await runProgram(prodConfig(artifactDir), ["sync:iniSecrets"]);
+        for (const resource of plain.resources.filter((r) => r.type === COMMAND || r.type === COPY)) {
+            expect([resource.name, isSecretInput(resource.inputs.connection)]).toEqual([resource.name, true]);
+        }
+    });
+
+    test("a plaintext value under sync:iniSecrets in the stack file is refused without showing it", async () => {
+        const shipped = fs.readFileSync(path.join(__dirname, "../../Pulumi.prod.yaml"), "utf8");
+        const stackFile = `${shipped}  sync:iniSecrets:\n    sync:\n      secret_key: hunter2-plain\n`;
+        const attempt = runProgram(
+            prodConfig(artifactDir, { "sync:iniSecrets": { sync: { secret_key: "hunter2-plain" } } }),
+            SECRET_KEYS,
+            { stackFile },
+        );
+        await expect(attempt).rejects.toThrow(
+            "sync:iniSecrets.sync.secret_key: stored in plaintext in Pulumi.prod.yaml (value not shown); remove it from the file and set it encrypted: pulumi config set --secret --path 'sync:iniSecrets.sync.secret_key' <value>",
+        );
+        await expect(attempt).rejects.not.toThrow("hunter2-plain");
+    });
+
+    test("releaseBucket false declares no AWS resource; releaseBucketName is null, without a warning", async () => {
         const local = await runProgram(prodConfig(artifactDir, { "sync:releaseBucket": "false" }), SECRET_KEYS);
         expect(local.resources.filter((r) => r.type.startsWith("aws:"))).toEqual([]);
-        expect(local.outputs.releaseBucketName).toBeUndefined();
+        expect(local.program.releaseBucketName).toBeNull();
+        expect(local.outputs.releaseBucketName).toBeNull();
+        expect(local.warnings).toEqual([]);
+    });
+
+    test("pulumi destroy keeps the release archive: every S3 resource is retained, none protected", () => {
+        const s3 = run.resources.filter((r) => r.type.startsWith("aws:s3/"));
+        expect(s3.map((r) => r.type).sort()).toEqual([
+            "aws:s3/bucket:Bucket",
+            "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+            "aws:s3/bucketObjectv2:BucketObjectv2",
+            "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+            "aws:s3/bucketPolicy:BucketPolicy",
+            "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            "aws:s3/bucketVersioning:BucketVersioning",
+        ]);
+        for (const resource of s3) {
+            // retainOnDelete: destroy forgets it (no delete call, so no BucketNotEmpty failure);
+            // protect would make destroy fail instead.
+            expect([resource.name, resource.opts.retainOnDelete, resource.opts.protect ?? false]).toEqual([
+                resource.name,
+                true,
+                false,
+            ]);
+        }
+        expect(byType(run, "aws:s3/bucket:Bucket")[0].inputs.forceDestroy).toBe(false);
+    });
+
+    test("no remote step is protected (destroy and removing a server never stop on one)", () => {
+        for (const resource of run.resources) {
+            expect([resource.name, resource.opts.protect ?? false]).toEqual([resource.name, false]);
+        }
     });
 });
 
 describe("EC2 servers", () => {
-    test("declare instance + security group + key pair, pin a stack-made host key, connect to the instance", async () => {
+    test("declare instance + security group + key pair, pin the host key the instance reported, connect to the instance", async () => {
         const artifactDir = makeArtifactDir(["1.1.4"]);
         const run = await runProgram(
             prodConfig(artifactDir, {
@@ -283,12 +380,11 @@ describe("EC2 servers", () => {
         expect(instance.inputs).toMatchObject({
             ami: "ami-0debian12",
             instanceType: "t3.medium",
-            userDataReplaceOnChange: true,
             metadataOptions: { httpTokens: "required", httpEndpoint: "enabled" },
         });
-        const hostKey = derivedHostKey(DEPLOY_KEY.privateKey, "prod", "cloud1");
-        expect(isSecretInput(instance.inputs.userData)).toBe(true);
-        expect(unwrap(instance.inputs.userData)).toBe(renderCloudInit(hostKey));
+        // The key the instance reported at first boot (see ec2Host.test.ts), pinned as `<type> <base64>`.
+        const hostKey = { publicKey: MOCK_HOST_KEY_LINE.split(" ").slice(0, 2).join(" ") };
+        expect(unwrap(instance.inputs.userData)).toBe(renderCloudInit());
         expect(unwrap(instance.inputs.userData)).toContain(
             "packages: [apache2, libapache2-mod-wsgi-py3, python3-venv, curl]",
         );
@@ -304,7 +400,9 @@ describe("EC2 servers", () => {
             [80, ["0.0.0.0/0"]],
         ]);
         const publicIp = "203.0.113.10"; // the mock's address of every instance
-        for (const resource of run.resources.filter((r) => r.type === COMMAND || r.type === COPY)) {
+        for (const resource of run.resources.filter(
+            (r) => (r.type === COMMAND || r.type === COPY) && r.name !== "sync-cloud1-hostkey",
+        )) {
             expect(unwrap(resource.inputs.connection)).toMatchObject({
                 host: publicIp,
                 user: "admin",
@@ -312,16 +410,81 @@ describe("EC2 servers", () => {
                 hostKey: hostKey.publicKey,
             });
         }
-        expect(run.outputs.servers).toEqual({ cloud1: { address: publicIp, version: "1.1.4", batch: 1 } });
+        expect(run.outputs.servers).toMatchObject({ cloud1: { address: publicIp, version: "1.1.4", batch: 1 } });
+    });
+
+    test("pulumi destroy terminates the instances the stack created, with their security group and key pair", async () => {
+        const artifactDir = makeArtifactDir(["1.1.4"]);
+        const run = await runProgram(
+            prodConfig(artifactDir, { "sync:servers": [{ name: "cloud1", ec2: { sshCidrs: ["203.0.113.0/24"] } }] }),
+            SECRET_KEYS,
+        );
+        const ec2 = run.resources.filter((r) => r.type.startsWith("aws:ec2/"));
+        expect(ec2.map((r) => r.name).sort()).toEqual(["sync-cloud1-instance", "sync-cloud1-key", "sync-cloud1-sg"]);
+        for (const resource of ec2) {
+            expect([resource.name, resource.opts.retainOnDelete ?? false, resource.opts.protect ?? false]).toEqual([
+                resource.name,
+                false,
+                false,
+            ]);
+        }
     });
 });
 
 describe("rollout batches", () => {
-    test("each batch waits for the previous batch's settings and installs", async () => {
-        const artifactDir = makeArtifactDir(["1.1.4"]);
-        const run = await runProgram(prodConfig(artifactDir, { "sync:rollout": { batchSize: 2 } }), SECRET_KEYS);
-        expect(run.outputs.servers).toMatchObject({ sync1: { batch: 1 }, sync2: { batch: 1 }, sync3: { batch: 2 } });
-        const fleet = run.program as { servers: Record<string, { batch: number }> };
-        expect(fleet.servers).toBeDefined();
-    });
+    const REMOTE = [COMMAND, COPY];
+
+    /** The server a resource belongs to: the name of its SyncServer ancestor. */
+    function serverOf(run: ProgramRun, resource: Recorded): string | undefined {
+        const byKey = new Map(run.resources.map((r) => [r.key, r]));
+        for (let r: Recorded | undefined = resource; r; r = r.opts.parent ? byKey.get(r.opts.parent) : undefined) {
+            if (r.type === "sync:server:SyncServer") {
+                return r.name.replace(/^sync-/, "");
+            }
+        }
+        return undefined;
+    }
+
+    /** Remote resources (commands and uploads) by rollout batch, from the stack output. */
+    function remoteByBatch(run: ProgramRun): Recorded[][] {
+        const batchOf = run.outputs.servers as Record<string, { batch: number }>;
+        const batches: Recorded[][] = [];
+        for (const resource of run.resources.filter((r) => REMOTE.includes(r.type))) {
+            const batch = batchOf[serverOf(run, resource) as string].batch;
+            (batches[batch - 1] ??= []).push(resource);
+        }
+        return batches;
+    }
+
+    test.each([
+        [1, [["sync1"], ["sync2"], ["sync3"]]],
+        [2, [["sync1", "sync2"], ["sync3"]]],
+        [3, [["sync1", "sync2", "sync3"]]],
+    ])(
+        "batchSize %i: each batch waits for the previous batch's settings and installs (dependsOn, transitively)",
+        async (batchSize, expected) => {
+            const artifactDir = makeArtifactDir(["1.1.4"]);
+            const run = await runProgram(prodConfig(artifactDir, { "sync:rollout": { batchSize } }), SECRET_KEYS);
+            const batches = remoteByBatch(run);
+            expect(batches.map((batch) => [...new Set(batch.map((r) => serverOf(run, r)))])).toEqual(expected);
+            batches.forEach((batch, k) => {
+                const earlier = batches.slice(0, k).flat();
+                const sameOrLater = batches.slice(k).flat();
+                for (const resource of batch) {
+                    const waits = waitsFor(run, resource.key);
+                    // Everything remote on every host of the previous batches: settings, uploads, installs.
+                    expect([resource.name, earlier.filter((r) => !waits.has(r.key)).map((r) => r.name)]).toEqual([
+                        resource.name,
+                        [],
+                    ]);
+                    // Nothing on another host of its own batch or a later one: a batch changes at once.
+                    const server = serverOf(run, resource);
+                    expect([
+                        resource.name,
+                        sameOrLater.filter((r) => serverOf(run, r) !== server && waits.has(r.key)).map((r) => r.name),
+                    ]).toEqual([resource.name, []]);
+                }
+            });
+        },
+    );
 });

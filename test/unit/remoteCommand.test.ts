@@ -1,7 +1,21 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
-import { remoteProgram, renderRemoteCommand, shellQuote } from "../../components/remoteCommand";
+import { ReleaseArtifact } from "../../components/artifacts";
+import {
+    bundleRemotePath,
+    hostScripts,
+    hostScriptsHash,
+    renderBootstrapProgram,
+    renderIniCommand,
+    renderInstallCommand,
+    renderRuntimeStep,
+    scriptsHash,
+    shellQuote,
+} from "../../components/remoteCommand";
+
+const REMOTE = path.join(__dirname, "../../components/remote");
 
 const HOSTILE = [
     "1.0;touch /tmp/p",
@@ -18,6 +32,14 @@ const HOSTILE = [
     "* ?",
     "é 🚀",
 ];
+
+const RELEASE: ReleaseArtifact = {
+    version: "1.1.4",
+    sdistPath: "/artifacts/WeaveServer-1.1.4.tar.gz",
+    sha256: "a".repeat(64),
+    bundlePath: "/tmp/b.tar",
+    bundleSha256: "b".repeat(64),
+};
 
 describe("shellQuote", () => {
     test.each(HOSTILE.map((w) => [w.slice(0, 20), w]))("bash receives %j verbatim", (_label, word) => {
@@ -36,15 +58,111 @@ describe("shellQuote", () => {
     });
 });
 
-describe("renderRemoteCommand", () => {
-    test("root runs the program directly under a timeout; arguments arrive as $1..", () => {
-        const command = renderRemoteCommand("forget", ["1.0;touch /tmp/p"], { user: "root", timeoutSeconds: 30 });
-        expect(command.startsWith("timeout --kill-after=10 30 bash -c '")).toBe(true);
-        expect(command.endsWith(" sync-forget '1.0;touch /tmp/p'")).toBe(true);
-        // run the real program locally: the script refuses the hostile version itself, before touching anything
+describe("the scripts' hash", () => {
+    test("is what bash computes over the installed files (sha256sum in name order, first 16 hex)", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sync-scripts-"));
+        try {
+            for (const s of hostScripts()) {
+                fs.writeFileSync(path.join(dir, s.name), s.content);
+            }
+            const bash = execFileSync("bash", [
+                "-c",
+                'cd "$1" && LC_ALL=C; sha256sum -- * | sha256sum | cut -c1-16',
+                "-",
+                dir,
+            ])
+                .toString()
+                .trim();
+            expect(hostScriptsHash()).toBe(bash);
+            expect(hostScriptsHash()).toMatch(/^[0-9a-f]{16}$/);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    test("covers every script but the bootstrap; forget.sh is gone", () => {
+        expect(hostScripts().map((s) => s.name)).toEqual(["ini.sh", "install.sh", "lib.sh", "runtime.sh"]);
+    });
+
+    test("a changed script changes the hash (and so every step's command line)", () => {
+        const scripts = hostScripts();
+        const changed = scripts.map((s) => (s.name === "lib.sh" ? { ...s, content: `${s.content}# changed\n` } : s));
+        expect(scriptsHash(changed)).not.toBe(scriptsHash(scripts));
+        expect(scriptsHash([...scripts].reverse())).toBe(scriptsHash(scripts));
+    });
+});
+
+describe("renderRuntimeStep", () => {
+    test("one short line; the scripts travel on stdin", () => {
+        const step = renderRuntimeStep("deploy", 2, 15, { user: "deploy", timeoutSeconds: 300 });
+        expect(step.command).toBe(
+            `sudo -n timeout --kill-after=10 300 bash -s sync-runtime '${hostScriptsHash()}' 'deploy' '2' '15'`,
+        );
+        const bootstrap = fs.readFileSync(path.join(REMOTE, "bootstrap.sh"), "utf8");
+        expect(step.stdin.startsWith(bootstrap)).toBe(true);
+        const terminator = `SYNC_EOF_${hostScriptsHash()}`;
+        for (const s of hostScripts()) {
+            expect(step.stdin).toContain(`sync_put ${s.name} <<'${terminator}'\n${s.content}${terminator}\n`);
+        }
+        expect(step.stdin.endsWith(`sync_finish "$@"\n`)).toBe(true);
+    });
+
+    test("bash reads back every script byte for byte from the here-documents", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sync-bootstrap-"));
+        try {
+            // A stand-in bootstrap that only collects what sync_put receives.
+            const fake = `set -eu\nsync_put() { cat >"${dir}/$1"; }\nsync_finish() { printf '%s\\n' "$@" >"${dir}/args"; }\n`;
+            const program = renderBootstrapProgram(hostScripts(), fake);
+            execFileSync("bash", ["-s", "sync-runtime", "h", "u", "2", "15"], { input: program });
+            for (const s of hostScripts()) {
+                expect(fs.readFileSync(path.join(dir, s.name), "utf8")).toBe(s.content);
+            }
+            expect(fs.readFileSync(path.join(dir, "args"), "utf8")).toBe("sync-runtime\nh\nu\n2\n15\n");
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    test("a hostile deploy user stays one quoted word; the script refuses it", () => {
+        const step = renderRuntimeStep("x'; touch /tmp/p #", 2, 15, { user: "root", timeoutSeconds: 60 });
+        expect(step.command).toBe(
+            `timeout --kill-after=10 60 bash -s sync-runtime '${hostScriptsHash()}' 'x'\\''; touch /tmp/p #' '2' '15'`,
+        );
+    });
+
+    test("a script that would break its here-document is refused", () => {
+        const scripts = [{ name: "a.sh", content: "echo hi" }];
+        expect(() => renderBootstrapProgram(scripts, "")).toThrow("remote script a.sh must end with a newline");
+        expect(() => renderBootstrapProgram([{ name: "../a.sh", content: "x\n" }], "")).toThrow(/is not/);
+    });
+});
+
+describe("renderInstallCommand / renderIniCommand", () => {
+    test("root runs the installed script directly under a timeout, every argument quoted", () => {
+        expect(renderInstallCommand(RELEASE, 5, { user: "root", timeoutSeconds: 600 })).toBe(
+            `timeout --kill-after=10 600 bash /var/sync/scripts/${hostScriptsHash()}/install.sh '1.1.4' '${"a".repeat(64)}' '${"b".repeat(64)}' '5'`,
+        );
+    });
+
+    test("other users go through sudo -n", () => {
+        expect(renderIniCommand({ user: "deploy", timeoutSeconds: 60 })).toBe(
+            `sudo -n timeout --kill-after=10 60 bash /var/sync/scripts/${hostScriptsHash()}/ini.sh`,
+        );
+    });
+
+    test("a hostile version stays one word; install.sh refuses it before anything else", () => {
+        const command = renderInstallCommand({ ...RELEASE, version: "1.0;touch /tmp/p" }, 5, {
+            user: "root",
+            timeoutSeconds: 30,
+        });
+        expect(command.endsWith(` '1.0;touch /tmp/p' '${"a".repeat(64)}' '${"b".repeat(64)}' '5'`)).toBe(true);
+        // run the real script locally (it refuses before it needs root or the host layout)
+        const script = path.join(REMOTE, "install.sh");
         let stderr = "";
         try {
-            execFileSync("bash", ["-c", command], { stdio: ["ignore", "pipe", "pipe"] });
+            execFileSync("bash", [script, "1.0;touch /tmp/p", "a".repeat(64), "b".repeat(64), "5"], {
+                stdio: ["ignore", "pipe", "pipe"],
+            });
         } catch (error) {
             stderr = String((error as { stderr: Buffer }).stderr);
         }
@@ -52,24 +170,13 @@ describe("renderRemoteCommand", () => {
         expect(fs.existsSync("/tmp/p")).toBe(false);
     });
 
-    test("other users go through sudo -n", () => {
-        expect(
-            renderRemoteCommand("ini", [], { user: "deploy", timeoutSeconds: 60 }).startsWith(
-                "sudo -n timeout --kill-after=10 60 bash -c '",
-            ),
-        ).toBe(true);
-    });
-
-    test("the program is lib.sh followed by the script", () => {
-        const dir = path.join(__dirname, "../../components/remote");
-        expect(remoteProgram("install")).toBe(
-            `${fs.readFileSync(path.join(dir, "lib.sh"), "utf8")}\n${fs.readFileSync(path.join(dir, "install.sh"), "utf8")}`,
-        );
-    });
-
     test("a bad timeout is refused", () => {
-        expect(() => renderRemoteCommand("ini", [], { user: "root", timeoutSeconds: 0 })).toThrow(
+        expect(() => renderIniCommand({ user: "root", timeoutSeconds: 0 })).toThrow(
             "timeoutSeconds must be a positive integer, got 0",
         );
+    });
+
+    test("bundles are uploaded to one file per version", () => {
+        expect(bundleRemotePath("1.10")).toBe("/var/sync/dist/incoming/WeaveServer-1.10.release.tar");
     });
 });

@@ -2,7 +2,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { derivedHostKey, ed25519KeyPairFromSeed, publicKeyOfPrivateKey } from "../../components/sshKeys";
+import { ed25519KeyPairFromSeed, publicKeyOfPrivateKey } from "../../components/sshKeys";
 import { hostKeyProblem, normalizeHostKey } from "../../components/config";
 
 function tempFile(content: string): string {
@@ -19,13 +19,6 @@ test("a seed-derived key is a real OpenSSH key: ssh-keygen reads it and derives 
         .trim();
     expect(derived.split(" ").slice(0, 2).join(" ")).toBe(pair.publicKey);
     expect(hostKeyProblem("k", pair.publicKey)).toBeUndefined();
-});
-
-test("host keys are stable per stack and server, and differ between them", () => {
-    const a = derivedHostKey("deploy key", "prod", "sync1");
-    expect(derivedHostKey("deploy key", "prod", "sync1")).toEqual(a);
-    expect(derivedHostKey("deploy key", "prod", "sync2").publicKey).not.toBe(a.publicKey);
-    expect(derivedHostKey("deploy key", "staging", "sync1").publicKey).not.toBe(a.publicKey);
 });
 
 test.each(["ed25519", "rsa", "ecdsa"])("publicKeyOfPrivateKey matches ssh-keygen for an %s key", (type) => {

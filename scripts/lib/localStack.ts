@@ -1,0 +1,194 @@
+// The local stack under the real Pulumi engine: the CLI that scripts/build-engine.sh built, this
+// project's program run inline through the Automation API (no nodejs language host needed), a
+// file backend and a passphrase, and the running local fleet as sync:servers. Used by the README's
+// first command (scripts/local-up.sh) and by the engine tier, so both roll out the same way.
+import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as yaml from "js-yaml";
+import * as os from "os";
+import * as path from "path";
+
+export const REPO = path.resolve(__dirname, "../..");
+export const STACK_NAME = "local";
+/** Local only: it protects the demo stack's secrets in its own state directory, nothing else. */
+export const LOCAL_PASSPHRASE = "sync-release-local-fleet";
+/** The command provider version @pulumi/command asks the engine for. */
+export const COMMAND_PLUGIN_VERSION = (
+    JSON.parse(fs.readFileSync(path.join(REPO, "node_modules/@pulumi/command/package.json"), "utf8")) as {
+        version: string;
+    }
+).version;
+
+/** What scripts/fleet.sh writes to <state>/config.json. */
+export interface FleetServer {
+    name: string;
+    host: string;
+    port: number;
+    user: string;
+    hostKey: string;
+}
+export interface FleetConfig {
+    servers: FleetServer[];
+    sshPrivateKeyPath: string;
+    knownHostsPath: string;
+}
+
+/** Where the engine lives: the cache of scripts/build-engine.sh, per pinned CLI version. */
+export function engineDir(): string {
+    const versions = fs.readFileSync(path.join(REPO, "tools/engine/versions.env"), "utf8");
+    const version = /^PULUMI_ENGINE_VERSION=(\S+)$/m.exec(versions)?.[1];
+    if (!version) {
+        throw new Error("tools/engine/versions.env does not set PULUMI_ENGINE_VERSION");
+    }
+    const cache = process.env.SYNC_RELEASE_CACHE ?? path.join(os.homedir(), ".cache/sync-release");
+    return path.join(cache, "engine", version);
+}
+
+/**
+ * Which `command` plugin the engine loads: the released one when it is installed in PULUMI_HOME,
+ * else the stand-in that scripts/build-engine.sh registers (it leaves a marker file beside it).
+ */
+export function commandPluginKind(pulumiHome: string): "released" | "stand-in" | "missing" {
+    const dir = path.join(pulumiHome, "plugins", `resource-command-v${COMMAND_PLUGIN_VERSION}`);
+    if (!fs.existsSync(dir)) {
+        return "missing";
+    }
+    return fs.existsSync(path.join(dir, "SYNC_RELEASE_STANDIN")) ? "stand-in" : "released";
+}
+
+/** The running fleet's state directory, as scripts/fleet.sh picks it (SYNC_FLEET_STATE, SYNC_FLEET_ID). */
+export function fleetStateDir(): string {
+    const id = Number(process.env.SYNC_FLEET_ID ?? "0");
+    return process.env.SYNC_FLEET_STATE ?? (id > 0 ? `/run/sync-fleet-${id}` : "/run/sync-fleet");
+}
+
+export function loadFleet(fleetState: string): FleetConfig {
+    const file = path.join(fleetState, "config.json");
+    if (!fs.existsSync(file)) {
+        throw new Error(`${file} is missing: no local fleet is running (scripts/fleet.sh start 3)`);
+    }
+    const fleet = JSON.parse(fs.readFileSync(file, "utf8")) as FleetConfig;
+    for (const server of fleet.servers) {
+        // Only hosts inside the fleet's own namespaces are ever targets.
+        if (!/^198\.18\.([0-9]|1[0-5])\.[0-9]+$/.test(server.host)) {
+            throw new Error(`refusing ${server.name} at ${server.host}: not a local fleet address`);
+        }
+    }
+    return fleet;
+}
+
+/** Options of a local stack. */
+export interface LocalStackOptions {
+    /** State directory of the running fleet (scripts/fleet.sh), default fleetStateDir(). */
+    fleetState?: string;
+    /** Where the stack's project copy, stack file and file backend live; default <fleetState>/stack. */
+    workDir?: string;
+    /** The folder with the releases; default <repo>/.artifacts. */
+    artifactDir?: string;
+}
+
+/** An opened local stack and what it runs on. */
+export interface LocalStack {
+    stack: Stack;
+    workDir: string;
+    fleet: FleetConfig;
+    pulumiHome: string;
+    commandPlugin: "released" | "stand-in" | "missing";
+    /** The environment the CLI runs with (for running `pulumi` by hand against the same stack). */
+    env: Record<string, string>;
+    pulumiBinary: string;
+}
+
+/**
+ * The local stack file for a fleet: the checkout's Pulumi.local.yaml with the fleet's servers
+ * and an absolute artifact folder. Secrets are set through the CLI afterwards (encrypted).
+ */
+export function renderLocalStackFile(checkoutStackFile: string, fleet: FleetConfig, artifactDir: string): string {
+    const stackFile = yaml.load(checkoutStackFile) as { config: Record<string, unknown> };
+    const config = {
+        ...stackFile.config,
+        "sync:artifactDir": artifactDir,
+        "sync:servers": fleet.servers.map((s) => ({
+            name: s.name,
+            host: s.host,
+            port: s.port,
+            user: s.user,
+            hostKey: s.hostKey,
+        })),
+    };
+    return yaml.dump({ config }, { lineWidth: 200, quotingType: '"' });
+}
+
+/**
+ * Open (creating on first use) the local stack for the running fleet. The checkout is never
+ * written: the project file and the stack file are copied into the work directory, and the
+ * program runs with that directory as its working directory, as under `pulumi up`.
+ */
+export async function openLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+    const fleetState = options.fleetState ?? fleetStateDir();
+    const fleet = loadFleet(fleetState);
+    const workDir = options.workDir ?? path.join(fleetState, "stack");
+    const engine = engineDir();
+    const pulumiBinary = path.join(engine, "bin", "pulumi");
+    if (!fs.existsSync(pulumiBinary)) {
+        throw new Error(`${pulumiBinary} is missing: run scripts/build-engine.sh`);
+    }
+    const pulumiHome = path.join(engine, "home");
+    const fresh = !fs.existsSync(path.join(workDir, "Pulumi.yaml"));
+    if (fresh) {
+        fs.mkdirSync(path.join(workDir, "state"), { recursive: true, mode: 0o700 });
+        fs.copyFileSync(path.join(REPO, "Pulumi.yaml"), path.join(workDir, "Pulumi.yaml"));
+        const artifactDir = options.artifactDir ?? path.join(REPO, ".artifacts");
+        fs.writeFileSync(
+            path.join(workDir, `Pulumi.${STACK_NAME}.yaml`),
+            renderLocalStackFile(fs.readFileSync(path.join(REPO, "Pulumi.local.yaml"), "utf8"), fleet, artifactDir),
+        );
+    }
+    const env: Record<string, string> = {
+        PULUMI_HOME: pulumiHome,
+        PULUMI_BACKEND_URL: `file://${path.join(workDir, "state")}`,
+        PULUMI_CONFIG_PASSPHRASE: LOCAL_PASSPHRASE,
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        PULUMI_DISABLE_REGISTRY_RESOLVE: "true",
+        PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
+    };
+    const pulumiCommand = await PulumiCommand.get({ root: engine, skipVersionCheck: true });
+    const stack = await LocalWorkspace.createOrSelectStack(
+        { stackName: STACK_NAME, projectName: "sync", program: runProgram(workDir) },
+        { workDir, pulumiHome, pulumiCommand, envVars: env, secretsProvider: "passphrase" },
+    );
+    if (fresh) {
+        await stack.setConfig("sync:sshPrivateKey", {
+            value: fs.readFileSync(fleet.sshPrivateKeyPath, "utf8"),
+            secret: true,
+        });
+        // The demo's own secret settings, made once per stack and never printed.
+        const secret = crypto.randomBytes(24).toString("hex");
+        await stack.setConfig("sync:iniSecrets.sync.secret_key", { value: secret, secret: true }, true);
+        await stack.setConfig(
+            "sync:iniSecrets.sync.database_url",
+            { value: `sqlite:////var/sync/demo-${secret.slice(0, 8)}.db`, secret: true },
+            true,
+        );
+    }
+    return {
+        stack,
+        workDir,
+        fleet,
+        pulumiHome,
+        commandPlugin: commandPluginKind(pulumiHome),
+        env,
+        pulumiBinary,
+    };
+}
+
+/** The program, run inline in this process with the work directory as its cwd. */
+function runProgram(workDir: string): () => Promise<Record<string, unknown>> {
+    return async () => {
+        process.chdir(workDir);
+        // Loaded here, not at the top: the program declares resources when its module runs.
+        return (await import(path.join(REPO, "index"))) as Record<string, unknown>;
+    };
+}

@@ -1,0 +1,157 @@
+// The local stack's operations under the real Pulumi engine (see scripts/lib/localStack.ts).
+//
+//   local-stack.ts up [--quiet] [--summary FILE]
+//                                       pulumi up; then a table: host → version it serves (read from the host);
+//                                       --summary: the update's result and resource changes as JSON
+//   local-stack.ts preview [--json]     pulumi preview; --json: one {op, type, name} per resource step on stdout
+//   local-stack.ts refresh [--clear-pending-creates]
+//   local-stack.ts destroy
+//   local-stack.ts pulumi ARGS...       the engine's CLI with this stack's environment, in its work dir
+//                                       (config set, stack output, stack export, cancel, …)
+//
+// Environment: SYNC_FLEET_STATE (default /run/sync-fleet), SYNC_LOCAL_STACK_DIR (default
+// <fleet state>/stack), SYNC_LOCAL_ARTIFACT_DIR (default <repo>/.artifacts; read when the stack is
+// first created), SYNC_RELEASE_CACHE. Pulumi's own output is streamed as it comes.
+import { EngineEvent, OpType } from "@pulumi/pulumi/automation";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import { LocalStack, openLocalStack } from "./lib/localStack";
+
+/** One step of a preview, as `preview --json` prints it. */
+export interface PreviewStep {
+    op: OpType;
+    type: string;
+    name: string;
+}
+
+function write(text: string): void {
+    process.stdout.write(text);
+}
+
+/** GET http://<host>/__version__ with a short timeout; "" when the host doesn't answer. */
+function servedVersion(host: string): Promise<string> {
+    return new Promise((resolve) => {
+        const request = http.get({ host, port: 80, path: "/__version__", timeout: 3000 }, (response) => {
+            let body = "";
+            response.setEncoding("utf8");
+            response.on("data", (chunk: string) => (body += chunk));
+            response.on("end", () => resolve(response.statusCode === 200 ? body.trim() : ""));
+        });
+        request.on("timeout", () => request.destroy());
+        request.on("error", () => resolve(""));
+    });
+}
+
+async function reportHosts(local: LocalStack): Promise<void> {
+    const outputs = await local.stack.outputs();
+    const declared = (outputs.servers?.value ?? {}) as Record<string, { address: string; version: string }>;
+    const rows = await Promise.all(
+        local.fleet.servers.map(async (server) => {
+            const configured = declared[server.name]?.version ?? "(not declared)";
+            return [server.name, server.host, configured, (await servedVersion(server.host)) || "nothing"];
+        }),
+    );
+    const table = [["host", "address", "configured", "serves"], ...rows];
+    const widths = table[0].map((_, column) => Math.max(...table.map((row) => row[column].length)));
+    write("\n");
+    for (const row of table) {
+        write(
+            `${row
+                .map((cell, column) => cell.padEnd(widths[column]))
+                .join("  ")
+                .trimEnd()}\n`,
+        );
+    }
+}
+
+function describePlugin(local: LocalStack): string {
+    switch (local.commandPlugin) {
+        case "released":
+            return "command plugin: the released pulumi-resource-command";
+        case "stand-in":
+            return "command plugin: the sync-release STAND-IN for pulumi-command (tools/command-standin; the released plugin is not installed)";
+        default:
+            return "command plugin: none installed (run scripts/build-engine.sh)";
+    }
+}
+
+async function main(argv: string[]): Promise<number> {
+    const [operation, ...rest] = argv;
+    const flags = new Set(rest);
+    const summaryIndex = rest.indexOf("--summary");
+    const summaryFile = summaryIndex >= 0 ? rest[summaryIndex + 1] : undefined;
+    const local = await openLocalStack({
+        workDir: process.env.SYNC_LOCAL_STACK_DIR,
+        artifactDir: process.env.SYNC_LOCAL_ARTIFACT_DIR,
+    });
+    const quiet = flags.has("--quiet");
+    const onOutput = quiet ? undefined : write;
+    switch (operation) {
+        case "up": {
+            process.stderr.write(`${describePlugin(local)}\nstack: ${local.workDir}\n`);
+            let failed: unknown;
+            try {
+                await local.stack.up({ onOutput, color: "never" });
+            } catch (error) {
+                failed = error;
+            }
+            await reportHosts(local);
+            if (summaryFile) {
+                // Only these fields: the history entry also holds the stack's config, secrets in
+                // plaintext (the Automation API asks for it with --show-secrets).
+                const [last] = await local.stack.history(1);
+                const { kind, result, startTime, endTime, resourceChanges } = last;
+                fs.writeFileSync(summaryFile, JSON.stringify({ kind, result, startTime, endTime, resourceChanges }));
+            }
+            if (failed) {
+                // Pulumi already printed the failure above; only the exit status is left to give.
+                if (quiet) {
+                    process.stderr.write(`${String(failed)}\n`);
+                }
+                return 1;
+            }
+            return 0;
+        }
+        case "preview": {
+            const json = flags.has("--json");
+            const steps: PreviewStep[] = [];
+            const onEvent = (event: EngineEvent): void => {
+                const metadata = event.resourcePreEvent?.metadata;
+                if (metadata) {
+                    steps.push({ op: metadata.op, type: metadata.type, name: metadata.urn.split("::").pop() ?? "" });
+                }
+            };
+            await local.stack.preview({ onOutput: json ? undefined : onOutput, onEvent, diff: flags.has("--diff") });
+            if (json) {
+                write(`${JSON.stringify(steps, null, 2)}\n`);
+            }
+            return 0;
+        }
+        case "refresh":
+            await local.stack.refresh({ onOutput, clearPendingCreates: flags.has("--clear-pending-creates") });
+            return 0;
+        case "destroy":
+            await local.stack.destroy({ onOutput });
+            return 0;
+        case "pulumi": {
+            const result = spawnSync(local.pulumiBinary, [...rest, "--stack", "local"], {
+                cwd: local.workDir,
+                env: { ...process.env, ...local.env },
+                stdio: "inherit",
+            });
+            return result.status ?? 1;
+        }
+        default:
+            process.stderr.write("usage: local-stack.ts up|preview [--json]|refresh|destroy|pulumi ARGS...\n");
+            return 2;
+    }
+}
+
+main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+        process.stderr.write(`local-stack: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exit(1);
+    },
+);

@@ -1,0 +1,213 @@
+// Engine tier helpers: the local stack driven exactly as the README drives it (scripts/local-stack.ts,
+// one process per operation, the real Pulumi CLI, the program inline), and reads of what the
+// hosts themselves hold (through scripts/fleet.sh exec: the host's own namespaces, no SSH, so the
+// reads never show up in the hosts' SSH logs or event logs).
+import { ChildProcess, spawn } from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import * as os from "os";
+import * as path from "path";
+import { FleetConfig, REPO, fleetStateDir, loadFleet } from "../../scripts/lib/localStack";
+
+export const FLEET_STATE = fleetStateDir();
+
+export interface RunResult {
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    /** stdout and stderr, interleaved as they came. */
+    output: string;
+    stdout: string;
+    seconds: number;
+}
+
+/** Start a program; collect its output; resolve when it exits. */
+export function start(
+    file: string,
+    args: string[],
+    options: { stdin?: string; env?: NodeJS.ProcessEnv; detached?: boolean } = {},
+): { child: ChildProcess; done: Promise<RunResult> } {
+    const began = Date.now();
+    const child = spawn(file, args, {
+        cwd: REPO,
+        env: options.env ?? process.env,
+        stdio: ["pipe", "pipe", "pipe"],
+        detached: options.detached ?? false,
+    });
+    let output = "";
+    let stdout = "";
+    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+        output += chunk;
+        stdout += chunk;
+    });
+    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+    child.stdin?.on("error", () => undefined);
+    child.stdin?.end(options.stdin ?? "");
+    const done = new Promise<RunResult>((resolve) => {
+        child.on("close", (code, signal) =>
+            resolve({ code, signal, output, stdout, seconds: (Date.now() - began) / 1000 }),
+        );
+    });
+    return { child, done };
+}
+
+export async function runOk(file: string, args: string[], stdin?: string): Promise<string> {
+    const result = await start(file, args, { stdin }).done;
+    if (result.code !== 0) {
+        throw new Error(`${file} ${args.join(" ")} exited ${result.code}: ${result.output}`);
+    }
+    return result.stdout;
+}
+
+/** Run a bash snippet inside a fleet host (its namespaces and root filesystem). */
+export function onHost(host: string, script: string): Promise<string> {
+    return fleetCommand("exec", host, "bash", "-c", script);
+}
+
+/** scripts/fleet.sh against the fleet this tier runs on. */
+export async function fleetCommand(...args: string[]): Promise<string> {
+    const result = await start(path.join(REPO, "scripts/fleet.sh"), args, {
+        env: { ...process.env, SYNC_FLEET_STATE: FLEET_STATE },
+    }).done;
+    if (result.code !== 0) {
+        throw new Error(`fleet.sh ${args.join(" ")} exited ${result.code}: ${result.output}`);
+    }
+    return result.stdout;
+}
+
+/** One line of a host's /var/sync/events.log. */
+export interface HostEvent {
+    at: number;
+    step: string;
+    detail: string;
+}
+
+export async function hostEvents(host: string): Promise<HostEvent[]> {
+    const text = await onHost(host, "cat /var/sync/events.log 2>/dev/null || true");
+    return text
+        .split("\n")
+        .filter((line) => line.trim() !== "")
+        .map((line) => {
+            const [at, step, ...detail] = line.split(" ");
+            return { at: Number(at), step, detail: detail.join(" ") };
+        });
+}
+
+/** SSH logins the host's sshd accepted so far (every remote command needs one). */
+export async function acceptedLogins(host: string): Promise<number> {
+    const text = await onHost(host, "grep -c 'Accepted publickey' /var/log/sshd.log || true");
+    return Number(text.trim() || "0");
+}
+
+/** GET http://<address><urlPath>: status and body ("" and 0 when nothing answers). */
+export function httpGet(address: string, urlPath: string): Promise<{ status: number; body: string }> {
+    return new Promise((resolve) => {
+        const request = http.get({ host: address, port: 80, path: urlPath, timeout: 3000 }, (response) => {
+            let body = "";
+            response.setEncoding("utf8");
+            response.on("data", (chunk: string) => (body += chunk));
+            response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+        });
+        request.on("timeout", () => request.destroy());
+        request.on("error", () => resolve({ status: 0, body: "" }));
+    });
+}
+
+export async function serves(address: string): Promise<string> {
+    const answer = await httpGet(address, "/__version__");
+    return answer.status === 200 ? answer.body.trim() : "";
+}
+
+/**
+ * The local stack in a work directory of its own, operated through scripts/local-stack.ts — the
+ * same runner as the README's first command. Every operation's output is kept, for the secret
+ * checks at the end.
+ */
+export class EngineStack {
+    readonly workDir: string;
+    readonly fleet: FleetConfig;
+    /** Everything every operation printed. */
+    readonly transcript: string[] = [];
+
+    constructor(readonly artifactDir: string) {
+        this.workDir = fs.mkdtempSync(path.join(os.tmpdir(), "sync-engine-stack-"));
+        // openLocalStack creates the stack on first use; it must find no project file yet.
+        fs.rmSync(this.workDir, { recursive: true });
+        this.fleet = loadFleet(FLEET_STATE);
+    }
+
+    env(): NodeJS.ProcessEnv {
+        return {
+            ...process.env,
+            SYNC_FLEET_STATE: FLEET_STATE,
+            SYNC_LOCAL_STACK_DIR: this.workDir,
+            SYNC_LOCAL_ARTIFACT_DIR: this.artifactDir,
+            TS_NODE_TRANSPILE_ONLY: "true",
+        };
+    }
+
+    /** Start one runner operation (in its own process group when `detached`). */
+    start(
+        args: string[],
+        options: { stdin?: string; detached?: boolean } = {},
+    ): {
+        child: ChildProcess;
+        done: Promise<RunResult>;
+    } {
+        const started = start(
+            process.execPath,
+            ["-r", "ts-node/register", path.join(REPO, "scripts/local-stack.ts"), ...args],
+            { env: this.env(), stdin: options.stdin, detached: options.detached },
+        );
+        return {
+            child: started.child,
+            done: started.done.then((result) => {
+                this.transcript.push(result.output);
+                return result;
+            }),
+        };
+    }
+
+    run(args: string[], stdin?: string): Promise<RunResult> {
+        return this.start(args, { stdin }).done;
+    }
+
+    /** `pulumi up`; the update's summary (result, resource changes) from the stack's history. */
+    async up(): Promise<RunResult & { changes: Record<string, number>; result: string }> {
+        const summaryFile = path.join(this.workDir, "last-summary.json");
+        fs.rmSync(summaryFile, { force: true });
+        const result = await this.run(["up", "--summary", summaryFile]);
+        const summary = fs.existsSync(summaryFile)
+            ? (JSON.parse(fs.readFileSync(summaryFile, "utf8")) as {
+                  result: string;
+                  resourceChanges?: Record<string, number>;
+              })
+            : { result: "none" };
+        return { ...result, changes: summary.resourceChanges ?? {}, result: summary.result };
+    }
+
+    async preview(): Promise<{ op: string; type: string; name: string }[]> {
+        const result = await this.run(["preview", "--json"]);
+        if (result.code !== 0) {
+            throw new Error(`preview failed: ${result.output}`);
+        }
+        return JSON.parse(result.stdout) as { op: string; type: string; name: string }[];
+    }
+
+    /** The engine's CLI against this stack (config, stack output/export, cancel). */
+    async pulumi(args: string[], stdin?: string): Promise<string> {
+        const result = await this.run(["pulumi", ...args], stdin);
+        if (result.code !== 0) {
+            throw new Error(`pulumi ${args.join(" ")} exited ${result.code}: ${result.output}`);
+        }
+        return result.stdout;
+    }
+
+    /** `pulumi config set --path KEY VALUE` (a secret value goes on stdin, never on a command line). */
+    async setConfig(key: string, value: string, options: { secret?: boolean } = {}): Promise<void> {
+        if (options.secret) {
+            await this.pulumi(["config", "set", "--secret", "--path", key], value);
+        } else {
+            await this.pulumi(["config", "set", "--path", key, value]);
+        }
+    }
+}
