@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
 # Every test tier, in order: static checks, unit (mocks), fleet (real hosts over SSH), engine
-# (the local stack under the Pulumi CLI built from its Go module). Each tier that needs hosts starts a fresh local fleet
-# and stops it again, whatever happens. Needs root (network namespaces).
-#   usage: scripts/test-all.sh [unit|fleet|engine ...]     (default: all)
+# (the local stack under the Pulumi CLI built from its Go module). Each tier that needs hosts
+# starts a fresh local fleet of its own and stops it again, whatever happens. Needs root.
+#   usage: scripts/test-all.sh [static|unit|fleet|engine ...]     (default: all)
+# Fleet ids (scripts/fleet.sh SYNC_FLEET_ID): SYNC_TEST_FLEET_ID for the fleet tier (default 0),
+# SYNC_TEST_ENGINE_FLEET_ID for the engine tier (default 1); the fleet selftest also starts the
+# first free id after the fleet tier's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tiers=("$@")
 [[ ${#tiers[@]} -gt 0 ]] || tiers=(static unit fleet engine)
+fleet_id=${SYNC_TEST_FLEET_ID:-0}
+engine_fleet_id=${SYNC_TEST_ENGINE_FLEET_ID:-1}
 results=$(mktemp -d)
-trap 'scripts/fleet.sh stop >/dev/null 2>&1 || true; SYNC_FLEET_ID=1 scripts/fleet.sh stop >/dev/null 2>&1 || true; rm -rf "$results"' EXIT
+stop_fleets() {
+    SYNC_FLEET_ID=$fleet_id scripts/fleet.sh stop >/dev/null 2>&1 || true
+    SYNC_FLEET_ID=$engine_fleet_id scripts/fleet.sh stop >/dev/null 2>&1 || true
+}
+trap 'stop_fleets; rm -rf "$results"' EXIT
 
 run_jest() { # tier
     local tier=$1
@@ -29,21 +38,25 @@ for tier in "${tiers[@]}"; do
         run_jest unit
         ;;
     fleet)
+        export SYNC_FLEET_ID=$fleet_id
         bash scripts/fleet-selftest.sh
         scripts/fleet.sh stop
         scripts/fleet.sh start 3
         run_jest fleet
         scripts/fleet.sh stop
+        unset SYNC_FLEET_ID
         ;;
     engine)
-        # The Pulumi CLI and the command plugin stand-in, then the local stack under the engine on
-        # a fleet of its own (fleet id 1), so it never touches a fleet someone else is using.
+        # The Pulumi CLI and the command plugin stand-in (and its own tests), then the local
+        # stack under the engine on a fleet of its own.
         bash scripts/build-engine.sh
         (cd tools/command-standin && GOFLAGS="-mod=readonly -buildvcs=false -trimpath" go test -count=1 ./...)
-        SYNC_FLEET_ID=1 scripts/fleet.sh stop
-        SYNC_FLEET_ID=1 scripts/fleet.sh start 3
-        SYNC_FLEET_ID=1 run_jest engine
-        SYNC_FLEET_ID=1 scripts/fleet.sh stop
+        export SYNC_FLEET_ID=$engine_fleet_id
+        scripts/fleet.sh stop
+        scripts/fleet.sh start 3
+        run_jest engine
+        scripts/fleet.sh stop
+        unset SYNC_FLEET_ID
         ;;
     *)
         echo "unknown tier '$tier' (unit, fleet, engine, static)" >&2
