@@ -131,6 +131,7 @@ build_release() {
     local -a wheels
     step preflight "$version"
     preflight
+    ensure_users
     shared_pip "$PYTHON"
 
     step venv "$version"

@@ -455,14 +455,7 @@ export async function load(
 
 /** The old process (scripts/old-deploy.sh) against a host; `initPort` sets its Apache site up first. */
 export function oldDeploy(host: Host, dir: string, version: string, initPort?: number): Promise<RunResult> {
-    const f = host.fleet;
-    const ssh = [
-        "ssh -F /dev/null",
-        `-i ${f.sshPrivateKeyPath}`,
-        "-o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes",
-        `-o UserKnownHostsFile=${f.knownHostsPath}`,
-        `root@${host.server.host}`,
-    ].join(" ");
+    const ssh = ["ssh", ...sshOptions(host.fleet, host.server, host.knownHosts), `root@${host.server.host}`].join(" ");
     return run(path.join(REPO, "scripts/old-deploy.sh"), [
         "--ssh",
         ssh,
