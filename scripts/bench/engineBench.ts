@@ -40,6 +40,8 @@ interface OpResult {
 
 /** A local stack in a work directory of the benchmark's own, operated one process per operation. */
 class BenchStack {
+    private ops = 0;
+
     constructor(
         readonly workDir: string,
         readonly artifactDir: string,
@@ -58,7 +60,8 @@ class BenchStack {
     }
 
     async op(operation: "open" | "up" | "preview"): Promise<OpResult> {
-        const out = path.join(path.dirname(this.workDir), `${path.basename(this.workDir)}-op.json`);
+        // Kept per operation (for a look at what each step did): <work dir>-op-<n>.json
+        const out = path.join(path.dirname(this.workDir), `${path.basename(this.workDir)}-op-${++this.ops}.json`);
         fs.rmSync(out, { force: true });
         const args = this.compiledDir
             ? [path.join(this.compiledDir, "scripts/bench/engineOp.js"), operation, out]
@@ -339,7 +342,8 @@ export function timelineSvg(up: UpAnalysis, title: string): string {
         `<text x="10" y="${top + 15}">runner</text>`,
         `<rect x="${x(t0)}" y="${top + 3}" width="${Math.max(x(firstResource) - x(t0), 1)}" height="${rowHeight - 6}" fill="#aaa"><title>node + ts-node + stack open + engine start + program → first resource: ${round(firstResource - t0)} s</title></rect>`,
     );
-    up.hosts.forEach((host, index) => {
+    const rowsInOrder = [...up.hosts].sort((a, b) => a.host.localeCompare(b.host, "en", { numeric: true }));
+    rowsInOrder.forEach((host, index) => {
         const y = top + (index + 1) * rowHeight;
         parts.push(`<text x="10" y="${y + 15}">${escapeXml(host.host)}</text>`);
         if (host.upload) {
@@ -665,6 +669,7 @@ async function previews(out: string, releases: string, counts: number[], compile
             afterLastResourceSeconds: round((run.times.end - lastResource) / 1000),
             peakMb: run.peak.peakMb,
             peakByCommand: run.peak.byCommand,
+            cpuSecondsByCommand: run.peak.cpuSecondsByCommand,
             sshdLogLinesAdded: totalDelta(before, after),
         };
         log(JSON.stringify(result));

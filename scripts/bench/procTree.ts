@@ -7,11 +7,20 @@ export interface TreePeak {
     peakMb: number;
     /** Highest resident memory seen per command name (comm), MB. */
     byCommand: Record<string, number>;
+    /** CPU seconds (user + system) per command name, from each process's last sample. */
+    cpuSecondsByCommand: Record<string, number>;
     samples: number;
 }
 
-function readTree(): Map<number, { ppid: number; comm: string; rssKb: number }> {
-    const table = new Map<number, { ppid: number; comm: string; rssKb: number }>();
+interface ProcInfo {
+    ppid: number;
+    comm: string;
+    rssKb: number;
+    cpuTicks: number;
+}
+
+function readTree(): Map<number, ProcInfo> {
+    const table = new Map<number, ProcInfo>();
     for (const entry of fs.readdirSync("/proc")) {
         if (!/^\d+$/.test(entry)) {
             continue;
@@ -21,8 +30,13 @@ function readTree(): Map<number, { ppid: number; comm: string; rssKb: number }> 
             const close = stat.lastIndexOf(")");
             const comm = stat.slice(stat.indexOf("(") + 1, close);
             const fields = stat.slice(close + 2).split(" ");
-            // fields[1] is ppid; fields[21] is rss in pages (stat(5): field 24 overall).
-            table.set(Number(entry), { ppid: Number(fields[1]), comm, rssKb: Number(fields[21]) * 4 });
+            // fields[1] is ppid; [11], [12] utime, stime (ticks); [21] rss in pages (proc(5): fields 4, 14, 15, 24).
+            table.set(Number(entry), {
+                ppid: Number(fields[1]),
+                comm,
+                rssKb: Number(fields[21]) * 4,
+                cpuTicks: Number(fields[11]) + Number(fields[12]),
+            });
         } catch {
             // the process ended while we read it
         }
@@ -32,7 +46,8 @@ function readTree(): Map<number, { ppid: number; comm: string; rssKb: number }> 
 
 /** Sample the tree under `pid` every `everyMs` until stop() is called. */
 export function watchTree(pid: number, everyMs = 200): { stop: () => TreePeak } {
-    const peak: TreePeak = { peakMb: 0, byCommand: {}, samples: 0 };
+    const peak: TreePeak = { peakMb: 0, byCommand: {}, cpuSecondsByCommand: {}, samples: 0 };
+    const cpu = new Map<number, { comm: string; ticks: number }>();
     const sample = (): void => {
         const table = readTree();
         const children = new Map<number, number[]>();
@@ -47,6 +62,7 @@ export function watchTree(pid: number, everyMs = 200): { stop: () => TreePeak } 
             if (info) {
                 totalKb += info.rssKb;
                 peak.byCommand[info.comm] = Math.max(peak.byCommand[info.comm] ?? 0, Math.round(info.rssKb / 1024));
+                cpu.set(current, { comm: info.comm, ticks: info.cpuTicks });
             }
             queue.push(...(children.get(current) ?? []));
         }
@@ -58,6 +74,12 @@ export function watchTree(pid: number, everyMs = 200): { stop: () => TreePeak } 
     return {
         stop: () => {
             clearInterval(timer);
+            for (const { comm, ticks } of cpu.values()) {
+                // 100 ticks a second (USER_HZ on Linux)
+                peak.cpuSecondsByCommand[comm] = Number(
+                    ((peak.cpuSecondsByCommand[comm] ?? 0) + ticks / 100).toFixed(1),
+                );
+            }
             return peak;
         },
     };

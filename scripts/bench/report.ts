@@ -36,6 +36,14 @@ const r1 = (value: number): string => value.toFixed(1);
 const perHostRollback = (p2: any): number =>
     (p2.rollback.uploadSecondsPerHost + p2.rollback.installCommandSecondsPerHost) /
     p2.rollback.switchReloadHealthPerHost;
+/** A rollback's seconds per host inside the `up`: wall less the fixed start and tail, over the hosts. */
+const perHostInUp = (p2: any, hosts: number): number =>
+    (p2.rollback.wallSeconds -
+        p2.rollback.runnerLoadSeconds -
+        p2.rollback.stackOpenSeconds -
+        p2.rollback.programStartSeconds -
+        p2.rollback.tailSeconds) /
+    hosts;
 const p2Rows = [
     { name: "3 hosts, sample app", p2: e3.P2, hosts: e3.hosts },
     { name: "8 hosts, sample app", p2: e8.P2, hosts: e8.hosts },
@@ -59,14 +67,12 @@ const goalsTable = [
         `${row.p2.ratio}× (${row.p2.rollback.wallSeconds} s / ${row.p2.upgrade.wallSeconds} s)`,
         meets(row.p2.ratio <= 0.5),
     ]),
-    ...p2Rows
-        .slice(0, 2)
-        .map((row) => [
-            `P2 rollback per host vs switch + reload + health, ${row.name}`,
-            "≤ 1.1×",
-            `${r2(perHostRollback(row.p2))}× (${r2(row.p2.rollback.uploadSecondsPerHost + row.p2.rollback.installCommandSecondsPerHost)} s / ${r2(row.p2.rollback.switchReloadHealthPerHost)} s)`,
-            meets(perHostRollback(row.p2) <= 1.1),
-        ]),
+    ...p2Rows.map((row) => [
+        `P2 rollback per host vs its switch + reload + health, ${row.name}: upload + install command; all of the \`up\` from the first resource to the last host, per host`,
+        "≤ 1.1×",
+        `${r2(perHostRollback(row.p2))}× (${r2(row.p2.rollback.uploadSecondsPerHost + row.p2.rollback.installCommandSecondsPerHost)} s / ${r2(row.p2.rollback.switchReloadHealthPerHost)} s); ${r2(perHostInUp(row.p2, row.hosts) / row.p2.rollback.switchReloadHealthPerHost)}× (${r2(perHostInUp(row.p2, row.hosts))} s)`,
+        meets(perHostInUp(row.p2, row.hosts) / row.p2.rollback.switchReloadHealthPerHost <= 1.1),
+    ]),
     ...e8.P3.map((p: any) => [
         `P3 8 hosts, batchSize ${p.batchSize}: wall vs ${Math.ceil(8 / p.batchSize)} × one host (${plugin})`,
         "≤ 1.15×",
@@ -143,6 +149,14 @@ const p3Table = e8.P3.map(
         `| ${p.batchSize} | ${p.version} | ${p.wallSeconds} | ${r2(p.oneHostUploadSeconds)} + ${r2(p.oneHostInstallSeconds)} | ${p.limitSeconds} | **${p.ratio}×** | ${r2(p.beforeFirstResourceSeconds)} | ${r2(p.tailSeconds)} | [timeline](docs/bench/${p.svg}) |`,
 ).join("\n");
 
+const cpuSplit = (p: any): string =>
+    p.cpuSecondsByCommand
+        ? Object.entries(p.cpuSecondsByCommand as Record<string, number>)
+              .filter(([, seconds]) => seconds >= 0.1)
+              .sort((a, b) => b[1] - a[1])
+              .map(([name, seconds]) => `${name} ${seconds}`)
+              .join(", ")
+        : "—";
 const previewRows = [...previewTs, ...previewJs]
     .sort((a, b) => a.servers - b.servers || a.how.localeCompare(b.how))
     .map(
@@ -153,7 +167,7 @@ const previewRows = [...previewTs, ...previewJs]
                 .sort((a, b) => b[1] - a[1])
                 .slice(0, 3)
                 .map(([name, mb]) => `${name} ${mb}`)
-                .join(", ")}) | ${p.sshdLogLinesAdded} |`,
+                .join(", ")}) | ${cpuSplit(p)} | ${p.sshdLogLinesAdded} |`,
     )
     .join("\n");
 
@@ -168,7 +182,7 @@ console.log(`# Benchmarks
 
 Measured ${new Date().toISOString().slice(0, 10)} on one machine: ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB,
 Debian ${debian}, kernel ${kernel}; local fleets of Debian 12 hosts in namespaces on the same
-machine (Apache 2.4 + mod_wsgi 4.9.4, Python 3.11). Engine figures: the Pulumi CLI v${engineVersion} built
+machine (Apache 2.4 + mod_wsgi 4.9.4, Python 3.11). Engine figures: the Pulumi CLI ${engineVersion} built
 from its Go module, the program inline through the Automation API exactly as
 \`scripts/local-stack.ts\` runs it, a file backend, and the **stand-in command plugin**
 (tools/command-standin; the released \`pulumi-resource-command\` can't be had here), so every engine
@@ -206,7 +220,7 @@ upload bundle and install command are replaced, so the bundle is sent again (upl
 ### 3 hosts, heavy app — ratio ${heavy.ratio}×
 
 Releases ${heavy.versions.join(" and ")}: the sample app's sdist requiring also pandas 2.2.3 and
-scipy 1.14.1, wheelhouse ${heavy.wheelhouseMb} MB (${heavy.wheelhouse.join(", ")}), built by
+scipy 1.14.1, wheelhouse ${heavy.wheelhouseMb} MB (${heavy.wheelhouse.map((name: string) => name.split("-").slice(0, 2).join(" ")).join(", ")}), built by
 \`scripts/bench/heavy-release.sh\`. pip on a host: ${r2(heavy.upgrade.pipSecondsPerHost)} s.
 
 ${breakdown(heavy)}
@@ -245,8 +259,8 @@ ${e8.P5noop.preview.peakMb} MB, ${e8.P5noop.preview.sshdLogLinesAdded} sshd log 
 names over the 8 fleet hosts' real addresses and host keys; "sshd lines" is how many lines the 8
 hosts' sshd logs grew during the preview: 0 means preview connected to nothing.
 
-| servers | how | resources | wall s | to first resource s | registering s | after the last resource s | peak RSS MB (largest processes) | sshd lines |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| servers | how | resources | wall s | to first resource s | registering s | after the last resource s | peak RSS MB (largest processes) | CPU s by process | sshd lines |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${previewRows}
 
 The program alone under Pulumi's mocks (no engine), 1,000 servers:

@@ -4,8 +4,11 @@
 # Takes about half an hour. Fleets: SYNC_BENCH_FLEET_3 (3 hosts, default id 3) and
 # SYNC_BENCH_FLEET_8 (8 hosts, default id 4); only those two are started and stopped.
 # SYNC_BENCH_OUT keeps the raw JSON in that folder (default: a temporary one, removed).
+# Everything runs from a snapshot of the working tree taken at the start ($out/src), so edits made
+# while the bench runs (a changed remote script re-runs steps on every host) don't leak into it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+repo=$PWD
 
 F3=${SYNC_BENCH_FLEET_3:-3}
 F8=${SYNC_BENCH_FLEET_8:-4}
@@ -13,7 +16,14 @@ export TS_NODE_TRANSPILE_ONLY=true
 keep=${SYNC_BENCH_OUT:-}
 out=${keep:-$(mktemp -d)}
 mkdir -p "$out"
-compiled=bin/bench # ignored by git, eslint and prettier
+src=$out/src
+rm -rf "$src"
+mkdir -p "$src/tools"
+cp -r index.ts components scripts test tsconfig.json package.json Pulumi.yaml Pulumi.local.yaml "$src/"
+cp -r tools/engine "$src/tools/"
+ln -s "$repo/node_modules" "$src/node_modules"
+cd "$src"
+compiled=bin/bench
 fleet() {
   local id=$1
   shift
@@ -22,7 +32,6 @@ fleet() {
 cleanup() {
   fleet "$F3" stop >/dev/null 2>&1 || true
   fleet "$F8" stop >/dev/null 2>&1 || true
-  rm -rf "$compiled"
   [[ -n $keep ]] || rm -rf "$out"
 }
 trap cleanup EXIT
@@ -53,7 +62,7 @@ echo "== engine, 8 hosts: first install, P5 no-op up, P3 batch 1/2/8, P2 (stand-
 fleet "$F8" stop >/dev/null 2>&1 || true
 fleet "$F8" start 8 >/dev/null
 export SYNC_FLEET_STATE=/run/sync-fleet-$F8
-npx ts-node scripts/bench/engineBench.ts fleet8 "$out/engine-fleet8.json" "$out/releases" docs/bench "$PWD/$compiled"
+npx ts-node scripts/bench/engineBench.ts fleet8 "$out/engine-fleet8.json" "$out/releases" "$repo/docs/bench" "$PWD/$compiled"
 mark fleet8
 echo "== engine, P5 preview of 50, 200, 1,000 servers: ts-node, then compiled JS"
 npx ts-node scripts/bench/engineBench.ts preview "$out/preview-ts-node.json" "$out/releases" 50 200 1000
@@ -76,5 +85,5 @@ SYNC_FLEET_ID=$F3 npx ts-node scripts/bench/fleetBench.ts 5 | tee "$out/fleet.js
 mark fleet
 fleet "$F3" stop >/dev/null
 
-npx ts-node scripts/bench/report.ts "$out" >BENCHMARKS.md
+npx ts-node scripts/bench/report.ts "$out" >"$repo/BENCHMARKS.md"
 echo "wrote BENCHMARKS.md (raw figures: ${keep:-removed with the temporary folder})"
