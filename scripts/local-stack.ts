@@ -12,7 +12,7 @@
 // Environment: SYNC_FLEET_STATE (default /run/sync-fleet), SYNC_LOCAL_STACK_DIR (default
 // <fleet state>/stack), SYNC_LOCAL_ARTIFACT_DIR (default <repo>/.artifacts; read when the stack is
 // first created), SYNC_RELEASE_CACHE. Pulumi's own output is streamed as it comes.
-import { EngineEvent, OpType } from "@pulumi/pulumi/automation";
+import { EngineEvent, OpType, OutputMap, UpResult } from "@pulumi/pulumi/automation";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
@@ -43,8 +43,8 @@ function servedVersion(host: string): Promise<string> {
     });
 }
 
-async function reportHosts(local: LocalStack): Promise<void> {
-    const outputs = await local.stack.outputs();
+async function reportHosts(local: LocalStack, known?: OutputMap): Promise<void> {
+    const outputs = known ?? (await local.stack.outputs());
     const declared = (outputs.servers?.value ?? {}) as Record<string, { address: string; version: string }>;
     const rows = await Promise.all(
         local.fleet.servers.map(async (server) => {
@@ -91,16 +91,17 @@ async function main(argv: string[]): Promise<number> {
         case "up": {
             process.stderr.write(`${describePlugin(local)}\nstack: ${local.workDir}\n`);
             let failed: unknown;
+            let done: UpResult | undefined;
             try {
-                await local.stack.up({ onOutput, color: "never" });
+                done = await local.stack.up({ onOutput, color: "never" });
             } catch (error) {
                 failed = error;
             }
-            await reportHosts(local);
+            await reportHosts(local, done?.outputs);
             if (summaryFile) {
-                // Only these fields: the history entry also holds the stack's config, secrets in
-                // plaintext (the Automation API asks for it with --show-secrets).
-                const [last] = await local.stack.history(1);
+                // Only these fields: the summary also holds the stack's config, secrets in
+                // plaintext (the Automation API reads it with --show-secrets).
+                const last = done?.summary ?? (await local.stack.history(1))[0];
                 const { kind, result, startTime, endTime, resourceChanges } = last;
                 fs.writeFileSync(summaryFile, JSON.stringify({ kind, result, startTime, endTime, resourceChanges }));
             }

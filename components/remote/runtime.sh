@@ -88,13 +88,15 @@ site_tmp=$(mktemp /etc/apache2/.sync.conf.XXXXXX)
 trap 'rm -f "$site_tmp"' EXIT
 cat >"$site_tmp" <<CONF
 # Written by sync-release. The Sync server under mod_wsgi daemon mode.
-# python-home is the release in use; the loader pins each daemon to its own release.
+# python-home is the release in use; the loader pins each daemon to its own release. home= is the
+# daemons' working directory: mod_wsgi would otherwise chdir to the account's home, which a
+# system account may not have.
 # WSGIScriptReloading Off: only sync-release restarts daemons, by SIGUSR1 (graceful, drains).
 WSGIScriptReloading Off
 <VirtualHost *:80>
     ServerName sync.local
     WSGIDaemonProcess sync user=$SYNC_USER group=$SYNC_USER processes=$processes threads=$threads \\
-        python-home=$SYNC_ROOT/current display-name=%{GROUP} \\
+        python-home=$SYNC_ROOT/current home=$SYNC_ROOT display-name=%{GROUP} \\
         graceful-timeout=30 shutdown-timeout=30 listen-backlog=500 socket-timeout=60
     WSGIProcessGroup sync
     WSGIApplicationGroup %{GLOBAL}

@@ -156,19 +156,26 @@ describe("the local stack under the Pulumi engine", () => {
 
     test("bump to V2: the preview replaces only each host's upload and install; batchSize 1 keeps one host out at a time", async () => {
         await stack.setConfig("sync:version", "1.1.5");
+        const loginsBefore = await Promise.all(names.map(acceptedLogins));
         const changes = await previewChanges();
+        // a preview runs nothing on the hosts
+        expect(await Promise.all(names.map(acceptedLogins))).toEqual(loginsBefore);
         expect(Object.keys(changes).sort()).toEqual(
             names.flatMap((name) => [`sync-${name}-release-bundle`, `sync-${name}-release-install`]).sort(),
         );
         for (const ops of Object.values(changes)) {
             expect(ops.every((op) => ["replace", "create-replacement", "delete-replaced"].includes(op))).toBe(true);
+            // create-before-delete: the replacement is created, then the old one deleted
+            expect(ops).toEqual(expect.arrayContaining(["create-replacement", "delete-replaced"]));
         }
-        // `preview --diff` shows each host's install as one short command line, not a program
+        // `preview --diff` shows each host's install as one short command line (old => new), not
+        // the ~15 KB program every step used to send
         const diff = await stack.run(["preview", "--diff"]);
         expect(diff.code).toBe(0);
         const installLines = diff.output.split("\n").filter((line) => line.includes("install.sh"));
         expect(installLines.length).toBeGreaterThanOrEqual(names.length);
-        expect(Math.max(...diff.output.split("\n").map((line) => line.length))).toBeLessThan(300);
+        expect(Math.max(...installLines.map((line) => line.length))).toBeLessThan(600);
+        expect(diff.output.length).toBeLessThan(20_000);
         const marks = await eventMarks();
         const result = await stack.up();
         expect(result.code).toBe(0);
