@@ -15,8 +15,7 @@ import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as os from "os";
 import * as path from "path";
-import { HostEvent, acceptedLogins, hostEvents, onHost } from "../../test/engine/engineHarness";
-import { FLEET_STATE } from "../../test/engine/engineHarness";
+import { FLEET_STATE, HostEvent, acceptedLogins, hostEvents, onHost, runnerEnv } from "../../test/engine/engineHarness";
 import { LOCAL_PASSPHRASE, REPO, engineDir, loadFleet } from "../lib/localStack";
 import { OpEvent, OpTimes } from "./engineOp";
 import { TreePeak, watchTree } from "./procTree";
@@ -50,13 +49,7 @@ class BenchStack {
     ) {}
 
     private env(): NodeJS.ProcessEnv {
-        return {
-            ...process.env,
-            SYNC_FLEET_STATE: FLEET_STATE,
-            SYNC_LOCAL_STACK_DIR: this.workDir,
-            SYNC_LOCAL_ARTIFACT_DIR: this.artifactDir,
-            TS_NODE_TRANSPILE_ONLY: "true",
-        };
+        return runnerEnv(this.workDir, this.artifactDir);
     }
 
     async op(operation: "open" | "up" | "preview"): Promise<OpResult> {

@@ -117,6 +117,17 @@ export async function serves(address: string): Promise<string> {
     return answer.status === 200 ? answer.body.trim() : "";
 }
 
+/** The environment scripts/local-stack.ts runs with for a stack in `workDir` on this tier's fleet. */
+export function runnerEnv(workDir: string, artifactDir: string): NodeJS.ProcessEnv {
+    return {
+        ...process.env,
+        SYNC_FLEET_STATE: FLEET_STATE,
+        SYNC_LOCAL_STACK_DIR: workDir,
+        SYNC_LOCAL_ARTIFACT_DIR: artifactDir,
+        TS_NODE_TRANSPILE_ONLY: "true",
+    };
+}
+
 /**
  * The local stack in a work directory of its own, operated through scripts/local-stack.ts — the
  * same runner as the README's first command. Every operation's output is kept, for the secret
@@ -136,13 +147,7 @@ export class EngineStack {
     }
 
     env(): NodeJS.ProcessEnv {
-        return {
-            ...process.env,
-            SYNC_FLEET_STATE: FLEET_STATE,
-            SYNC_LOCAL_STACK_DIR: this.workDir,
-            SYNC_LOCAL_ARTIFACT_DIR: this.artifactDir,
-            TS_NODE_TRANSPILE_ONLY: "true",
-        };
+        return runnerEnv(this.workDir, this.artifactDir);
     }
 
     /** Start one runner operation (in its own process group when `detached`). */
