@@ -5,8 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ReleaseArtifact } from "../../components/artifacts";
-import { bundleRemotePath } from "../../components/remoteCommand";
-import { bootstrap, brokenRelease, buildReleases, Host, hosts, release, run, RunResult } from "./hostHarness";
+import { bootstrap, brokenRelease, buildReleases, Host, hosts, INCOMING, release, run, RunResult } from "./hostHarness";
 
 let dir: string;
 let h: Host;
@@ -27,7 +26,8 @@ afterAll(() => {
     fs.rmSync(scratch, { recursive: true, force: true });
 });
 
-async function expectUnchanged(host: Host, version = "1.1.4"): Promise<void> {
+/** Serving `version`, healthy. */
+async function expectServing(host: Host, version = "1.1.4"): Promise<void> {
     expect(await host.readlink("/var/sync/current")).toBe(`releases/${version}`);
     expect(await host.servedVersion()).toBe(version);
     expect((await host.get("/__heartbeat__")).status).toBe(200);
@@ -37,6 +37,45 @@ async function expectUnchanged(host: Host, version = "1.1.4"): Promise<void> {
 function lastLine(res: RunResult): string {
     const lines = res.stderr.trim().split("\n");
     return lines[lines.length - 1];
+}
+
+/** `[sync sync-2 <step>] ERROR: <message>`, a failure's last line. */
+function error(host: Host, step: string, message: string): string {
+    return `[sync ${host.name} ${step}] ERROR: ${message}`;
+}
+
+/**
+ * Install `r`, which must be refused before the switch with exactly `expected` (the last line):
+ * exit 1, stdout `stdout` (the served version; "" when refused before the script sets its trap),
+ * the events end with the failure and hold no switch, and the host's state is what it was before.
+ */
+async function expectRefused(
+    host: Host,
+    r: ReleaseArtifact,
+    expected: string,
+    { prefix = "", stdout = "1.1.4\n" } = {},
+): Promise<void> {
+    const before = await host.state();
+    const n = (await host.events()).length;
+    const res = await host.install(r, 5, prefix);
+    expect(lastLine(res)).toBe(expected);
+    expect(res.code).toBe(1);
+    expect(res.stdout).toBe(stdout);
+    const ev = await host.eventsSince(n);
+    expect(ev[ev.length - 1]).toBe(`failed ${expected.slice(expected.indexOf("] ERROR: ") + 9)}`);
+    expect(ev.filter((e) => /^(switch|reload|health|rollback|finished) /.test(e))).toEqual([]);
+    expect(await host.state()).toBe(before);
+    await expectServing(host);
+}
+
+/** Install `r`, killed (the whole deploy, SIGKILL) when `fragment` reaches the events log. */
+async function killedAt(host: Host, r: ReleaseArtifact, fragment: string, keep = 5): Promise<void> {
+    const killer = await host.killDeployAt(fragment);
+    const killed = await host.install(r, keep);
+    expect(await killer.result).toBe("killed");
+    // ssh's own status for a remote command killed by a signal; nothing printed on stdout
+    expect(killed.code).toBe(255);
+    expect(killed.stdout).toBe("");
 }
 
 function sha256(data: Buffer): string {
@@ -50,68 +89,12 @@ function withBundle(r: ReleaseArtifact, bytes: Buffer, bundleSha256 = sha256(byt
     return { ...r, bundlePath: file, bundleSha256 };
 }
 
-describe("sync-2: refused before the switch, host unchanged", () => {
-    test("case 1: a bundle corrupted in transit: its sha256 does not match", async () => {
-        const r = release(dir, "1.9");
-        await h.uploadRelease(r);
-        // flip one byte of the uploaded bundle in the middle of the sdist
-        await h.sh(`printf 'X' | dd of=${bundleRemotePath("1.9")} bs=1 seek=2000 conv=notrunc status=none`);
-        const res = await h.install(r);
-        expect(res.code).not.toBe(0);
-        expect(lastLine(res)).toMatch(
-            new RegExp(
-                `^\\[sync sync-2 verify\\] ERROR: sha256 of /var/sync/dist/incoming/WeaveServer-1\\.9\\.release\\.tar is [0-9a-f]{64}, expected ${r.bundleSha256}; host unchanged$`,
-            ),
-        );
-        expect(res.stdout).toBe("1.1.4\n");
-        expect(await h.exists("/var/sync/releases/1.9")).toBe(false);
-        await expectUnchanged(h);
-    });
-
-    test("case 1: a truncated bundle (whose sha256 matches) is not unpacked", async () => {
-        const whole = fs.readFileSync(release(dir, "1.9").bundlePath);
-        const r = withBundle(release(dir, "1.9"), whole.subarray(0, Math.floor(whole.length / 2) + 100));
-        await h.uploadRelease(r);
-        const res = await h.install(r);
-        expect(res.code).not.toBe(0);
-        expect(lastLine(res)).toContain("WeaveServer-1.9.release.tar is not a readable tar; host unchanged");
-        expect(await h.exists("/var/sync/releases/1.9")).toBe(false);
-        expect((await h.sh("ls -A /var/sync/dist | grep -c '^.extract' || true")).trim()).toBe("0");
-        await expectUnchanged(h);
-    });
-
-    test("case 1: a truncated sdist inside a sound bundle: the gzip/tar check refuses it", async () => {
-        const r = brokenRelease(dir, "3.3");
-        await h.uploadRelease(r);
-        const res = await h.install(r);
-        expect(res.code).not.toBe(0);
-        expect(lastLine(res)).toContain("WeaveServer-3.3.tar.gz is not a readable tar.gz; host unchanged");
-        expect(await h.exists("/var/sync/releases/3.3")).toBe(false);
-        await expectUnchanged(h);
-    });
-
-    test("the sdist in the bundle is not the one the stack names", async () => {
-        const r = { ...release(dir, "1.9"), sha256: release(dir, "1.10").sha256 };
-        await h.uploadRelease(r);
-        const res = await h.install(r);
-        expect(res.code).not.toBe(0);
-        expect(lastLine(res)).toMatch(
-            /ERROR: the sdist in \/var\/sync\/dist\/incoming\/WeaveServer-1\.9\.release\.tar has sha256 [0-9a-f]{64}, expected [0-9a-f]{64}; host unchanged$/,
-        );
-        await expectUnchanged(h);
-    });
-
-    test.each([
-        ["a symlink", "link"],
-        ["a member outside the folder", "dotdot"],
-        ["an absolute member", "absolute"],
-        ["a hard link", "hardlink"],
-    ])("a bundle with %s is refused before anything is unpacked", async (_label, kind) => {
-        // crafted with Python's tarfile, as an attacker could; its sha256 is the one passed
-        const file = path.join(scratch, `hostile-${kind}.tar`);
-        const craft = await run("python3", [
-            "-c",
-            `
+/** A bundle crafted with Python's tarfile, as an attacker could: the 1.9 sdist plus one hostile member. */
+async function hostileBundle(kind: string): Promise<ReleaseArtifact> {
+    const file = path.join(scratch, `hostile-${kind}.tar`);
+    const craft = await run("python3", [
+        "-c",
+        `
 import io, sys, tarfile
 kind, out, sdist = sys.argv[1], sys.argv[2], sys.argv[3]
 with tarfile.open(out, "w", format=tarfile.USTAR_FORMAT) as t:
@@ -125,75 +108,152 @@ with tarfile.open(out, "w", format=tarfile.USTAR_FORMAT) as t:
     if kind == "absolute": put("/var/sync-escape")
     if kind == "hardlink": put("wheelhouse/evil.whl", type=tarfile.LNKTYPE, linkname="/etc/shadow", size=0)
 `,
-            kind,
-            file,
-            release(dir, "1.9").sdistPath,
-        ]);
-        expect(craft.code).toBe(0);
-        const r = withBundle(release(dir, "1.9"), fs.readFileSync(file));
-        await h.uploadRelease(r);
-        const res = await h.install(r);
-        expect(res.code).not.toBe(0);
-        expect(lastLine(res)).toMatch(
-            /ERROR: \/var\/sync\/dist\/incoming\/WeaveServer-1\.9\.release\.tar holds (something other than regular files \(links, devices, directories\)|an unexpected member '[^']*'); host unchanged$/,
-        );
-        expect(await h.exists("/var/sync-escape")).toBe(false);
-        expect(await h.exists("/var/sync/releases/1.9")).toBe(false);
-        await expectUnchanged(h);
-    });
+        kind,
+        file,
+        release(dir, "1.9").sdistPath,
+    ]);
+    expect(craft.code).toBe(0);
+    return withBundle(release(dir, "1.9"), fs.readFileSync(file));
+}
 
-    test("item 11: a release re-cut under the same version is refused, host unchanged", async () => {
-        // 1.1.4 is built on the host from its sdist; the stack now names another sdist as 1.1.4
-        const recut = { ...release(dir, "1.1.4"), sha256: release(dir, "1.1.5").sha256 };
-        const res = await h.install(recut);
-        expect(res.code).not.toBe(0);
-        expect(lastLine(res)).toBe(
-            `[sync sync-2 receive] ERROR: release 1.1.4 on this host was built from sha256 ${release(dir, "1.1.4").sha256}, the stack has ${recut.sha256}: a re-cut release needs a new version`,
-        );
-        await expectUnchanged(h);
-    });
+const BUNDLE_1_9 = `${INCOMING}/WeaveServer-1.9.release.tar`;
+const NOT_REGULAR = "holds something other than regular files (links, devices, directories); host unchanged";
 
-    test("dependency missing from the wheelhouse (3.4): pip fails offline", async () => {
-        const r = brokenRelease(dir, "3.4");
-        await h.uploadRelease(r);
-        const res = await h.install(r);
-        expect(res.code).not.toBe(0);
-        expect(lastLine(res)).toContain("pip could not install 3.4 offline");
-        expect(await h.exists("/var/sync/releases/3.4")).toBe(false);
-        await expectUnchanged(h);
-    });
-
-    test("import error (3.0): refused before the switch", async () => {
-        const r = brokenRelease(dir, "3.0");
-        await h.uploadRelease(r);
-        const n = (await h.events()).length;
-        const res = await h.install(r);
-        expect(res.code).not.toBe(0);
-        expect(lastLine(res)).toContain("3.0 fails to import weave.server.wsgi; host unchanged");
-        expect((await h.eventsSince(n)).some((e) => e.startsWith("switch"))).toBe(false);
-        expect(await h.exists("/var/sync/releases/3.0")).toBe(false);
-        await expectUnchanged(h);
+describe("sync-2: refused before the switch, host unchanged", () => {
+    // Each row: the release to install (uploaded as the stack would, then tampered with if the
+    // fault needs it), and the exact last line of the refusal.
+    test.each<[string, () => Promise<[ReleaseArtifact, string]>]>([
+        [
+            "case 1: a bundle corrupted in transit: its sha256 does not match",
+            async () => {
+                const r = release(dir, "1.9");
+                await h.uploadRelease(r);
+                // flip one byte of the uploaded bundle in the middle of the sdist
+                await h.sh(`printf 'X' | dd of=${BUNDLE_1_9} bs=1 seek=2000 conv=notrunc status=none`);
+                const actual = (await h.sh(`sha256sum ${BUNDLE_1_9}`)).split(" ")[0];
+                expect(actual).not.toBe(r.bundleSha256);
+                return [
+                    r,
+                    error(
+                        h,
+                        "verify",
+                        `sha256 of ${BUNDLE_1_9} is ${actual}, expected ${r.bundleSha256}; host unchanged`,
+                    ),
+                ];
+            },
+        ],
+        [
+            "case 1: a truncated bundle (whose sha256 matches) is not unpacked",
+            async () => {
+                const whole = fs.readFileSync(release(dir, "1.9").bundlePath);
+                const r = withBundle(release(dir, "1.9"), whole.subarray(0, Math.floor(whole.length / 2) + 100));
+                await h.uploadRelease(r);
+                return [r, error(h, "verify", `${BUNDLE_1_9} is not a readable tar; host unchanged`)];
+            },
+        ],
+        [
+            "case 1: a truncated sdist inside a sound bundle: the gzip/tar check refuses it",
+            async () => {
+                const r = brokenRelease(dir, "3.3");
+                await h.uploadRelease(r);
+                return [r, error(h, "verify", "WeaveServer-3.3.tar.gz is not a readable tar.gz; host unchanged")];
+            },
+        ],
+        [
+            "the sdist in the bundle is not the one the stack names",
+            async () => {
+                const r = { ...release(dir, "1.9"), sha256: release(dir, "1.10").sha256 };
+                await h.uploadRelease(r);
+                const actual = release(dir, "1.9").sha256;
+                return [
+                    r,
+                    error(
+                        h,
+                        "verify",
+                        `the sdist in ${BUNDLE_1_9} has sha256 ${actual}, expected ${r.sha256}; host unchanged`,
+                    ),
+                ];
+            },
+        ],
+        ...(
+            [
+                ["link", NOT_REGULAR],
+                ["dotdot", "holds an unexpected member '../../../../var/sync-escape'; host unchanged"],
+                ["absolute", "holds an unexpected member '/var/sync-escape'; host unchanged"],
+                ["hardlink", NOT_REGULAR],
+            ] as const
+        ).map(([kind, why]): [string, () => Promise<[ReleaseArtifact, string]>] => [
+            `a bundle with a hostile member (${kind}) is refused before anything is unpacked`,
+            async () => {
+                const r = await hostileBundle(kind);
+                await h.uploadRelease(r);
+                return [r, error(h, "verify", `${BUNDLE_1_9} ${why}`)];
+            },
+        ]),
+        [
+            "item 11: a release re-cut under the same version is refused",
+            async () => {
+                // 1.1.4 is built on the host from its sdist; the stack now names another sdist as 1.1.4
+                const recut = { ...release(dir, "1.1.4"), sha256: release(dir, "1.1.5").sha256 };
+                return [
+                    recut,
+                    error(
+                        h,
+                        "receive",
+                        `release 1.1.4 on this host was built from sha256 ${release(dir, "1.1.4").sha256}, the stack has ${recut.sha256}: a re-cut release needs a new version`,
+                    ),
+                ];
+            },
+        ],
+        [
+            "dependency missing from the wheelhouse (3.4): pip fails offline",
+            async () => {
+                const r = brokenRelease(dir, "3.4");
+                await h.uploadRelease(r);
+                return [
+                    r,
+                    error(
+                        h,
+                        "pip",
+                        "pip could not install 3.4 offline (missing dependency in its wheelhouse?); host unchanged",
+                    ),
+                ];
+            },
+        ],
+        [
+            "import error (3.0): refused before the switch",
+            async () => {
+                const r = brokenRelease(dir, "3.0");
+                await h.uploadRelease(r);
+                return [r, error(h, "pip", "3.0 fails to import weave.server.wsgi; host unchanged")];
+            },
+        ],
+    ])("%s", async (_label, prepare) => {
+        const [r, expected] = await prepare();
+        await expectRefused(h, r, expected);
     });
 
     test("item 14: a full disk while unpacking the shared pip: clear error, nothing marked complete", async () => {
         const r = release(dir, "2.0");
         await h.uploadRelease(r);
+        const wheel = (await h.sh("ls -1 /usr/share/python-wheels/pip-*.whl | tail -n 1")).trim();
+        expect(wheel).toMatch(/^\/usr\/share\/python-wheels\/pip-[0-9.]+-py3-none-any\.whl$/);
+        const before = await h.state();
         // a 1 MB filesystem over the tools directory (hides the pip unpacked earlier)
         const mount = await h.exec(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs", "/var/sync/tools"]);
         expect(mount.code).toBe(0);
         try {
             const res = await h.install(r);
-            expect(res.code).not.toBe(0);
-            expect(lastLine(res)).toMatch(
-                /ERROR: could not unpack .*pip-.*\.whl into \/var\/sync\/tools \(disk full\?\); host unchanged$/,
+            expect(lastLine(res)).toBe(
+                error(h, "preflight", `could not unpack ${wheel} into /var/sync/tools (disk full?); host unchanged`),
             );
-            expect((await h.sh("find /var/sync/tools -name .complete | wc -l")).trim()).toBe("0");
-            expect((await h.sh("ls -A /var/sync/tools | wc -l")).trim()).toBe("0");
+            expect(res.code).toBe(1);
+            expect((await h.sh("ls -A /var/sync/tools")).trim()).toBe("");
         } finally {
             expect((await h.exec(["umount", "/var/sync/tools"])).code).toBe(0);
         }
-        expect(await h.exists("/var/sync/releases/2.0")).toBe(false);
-        await expectUnchanged(h);
+        expect(await h.state()).toBe(before);
+        await expectServing(h);
     });
 
     test.each([
@@ -203,12 +263,13 @@ with tarfile.open(out, "w", format=tarfile.USTAR_FORMAT) as t:
         ["empty", ""],
     ])("hostile version %s passed straight to install.sh is rejected", async (_label, version) => {
         await h.sh("rm -f /tmp/p");
+        const before = await h.state();
         const res = await h.ssh(h.installCommand({ ...release(dir, "1.1.4"), version }, 5, 60));
-        expect(res.code).not.toBe(0);
-        expect(lastLine(res)).toContain("ERROR: bad version");
+        expect(res.stderr).toBe(`${error(h, "setup", `bad version '${version}'`)}\n`);
+        expect(res.code).toBe(1);
         expect(await h.exists("/tmp/p")).toBe(false);
-        expect(await h.exists("/var/x")).toBe(false);
-        await expectUnchanged(h);
+        expect(await h.state()).toBe(before);
+        await expectServing(h);
     });
 
     test("wrong host key: ssh refuses before authentication", async () => {
@@ -222,14 +283,17 @@ with tarfile.open(out, "w", format=tarfile.USTAR_FORMAT) as t:
             const bad = new Host(h.server, h.fleet, kh);
             const res = await bad.ssh("touch /tmp/wrongkey-ran");
             expect(res.code).toBe(255);
-            expect(res.stderr).toMatch(/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
+            expect(res.stderr).toContain("WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!");
+            expect(lastLine(res)).toBe("Host key verification failed.");
             // a missing host key (empty known_hosts) is refused the same way, uploads too
             const empty = path.join(tmp, "empty_known_hosts");
             fs.writeFileSync(empty, "");
             const res2 = await new Host(h.server, h.fleet, empty).ssh("touch /tmp/wrongkey-ran");
             expect(res2.code).toBe(255);
-            expect(res2.stderr).toMatch(/Host key verification failed/);
-            await expect(bad.upload(path.join(tmp, "k.pub"), "/tmp/wrongkey-upload")).rejects.toThrow(/sftp upload/);
+            expect(lastLine(res2)).toBe("Host key verification failed.");
+            await expect(bad.upload(path.join(tmp, "k.pub"), "/tmp/wrongkey-upload")).rejects.toThrow(
+                `${h.name}: sftp upload of ${path.join(tmp, "k.pub")} to /tmp/wrongkey-upload failed (255)`,
+            );
             expect(await h.exists("/tmp/wrongkey-ran")).toBe(false);
             expect(await h.exists("/tmp/wrongkey-upload")).toBe(false);
             // only our own three later connections (exists, exists, grep) were accepted
@@ -245,17 +309,27 @@ with tarfile.open(out, "w", format=tarfile.USTAR_FORMAT) as t:
         await h.uploadRelease(r);
         const pids = await h.daemonPids();
         await h.sh("echo 'ThisIsNotADirective on' > /etc/apache2/conf-enabled/zz-broken.conf");
+        // the last lines of `apache2ctl -t`
+        const apache =
+            "Invalid command 'ThisIsNotADirective', perhaps misspelled or defined by a module not included in the server configuration Action '-t' failed. The Apache error log may have more information.";
         try {
+            // built (or reused, on a used fleet), then refused at the switch
+            const step = (await h.exists("/var/sync/releases/1.1.5/.complete")) ? "reuse" : "pip";
+            const n = (await h.events()).length;
             const res = await h.install(r);
-            expect(res.code).not.toBe(0);
-            expect(lastLine(res)).toContain("Apache config test failed");
+            expect(lastLine(res)).toBe(error(h, step, `Apache config test failed; not switching to 1.1.5: ${apache}`));
+            expect(res.code).toBe(1);
+            expect(res.stdout).toBe("1.1.4\n");
+            expect((await h.eventsSince(n)).filter((e) => /^(switch|reload|health|rollback) /.test(e))).toEqual([]);
             expect(await h.daemonPids()).toEqual(pids);
-            await expectUnchanged(h);
+            await expectServing(h);
             // a settings change is refused too, and the file stays as it was
             const ini = await h.sh("cat /etc/sync.ini");
             const w = await h.ini(`${ini}# changed\n`);
-            expect(w.code).not.toBe(0);
-            expect(lastLine(w)).toContain("Apache config test failed; /etc/sync.ini left unchanged");
+            expect(lastLine(w)).toBe(
+                error(h, "ini", `Apache config test failed; /etc/sync.ini left unchanged: ${apache}`),
+            );
+            expect(w.code).toBe(1);
             expect(await h.sh("cat /etc/sync.ini")).toBe(ini);
             expect(await h.daemonPids()).toEqual(pids);
         } finally {
@@ -269,11 +343,14 @@ with tarfile.open(out, "w", format=tarfile.USTAR_FORMAT) as t:
         try {
             await new Promise((r) => setTimeout(r, 500));
             const t0 = Date.now();
-            const res = await h.install(release(dir, "1.1.5"), 5, "SYNC_LOCK_WAIT=2");
-            expect(res.code).not.toBe(0);
-            expect(lastLine(res)).toContain("another deploy holds /var/sync/.deploy.lock (waited 2s)");
-            expect(Date.now() - t0).toBeLessThan(15_000);
-            await expectUnchanged(h);
+            await expectRefused(
+                h,
+                release(dir, "1.1.5"),
+                error(h, "setup", "another deploy holds /var/sync/.deploy.lock (waited 2s)"),
+                // refused before the script has a trap of its own: nothing on stdout
+                { prefix: "SYNC_LOCK_WAIT=2", stdout: "" },
+            );
+            expect(Date.now() - t0).toBeLessThan(20_000);
         } finally {
             await h.sh(`kill ${holder} || true`);
         }
@@ -295,7 +372,7 @@ describe("item 5: switched back after a failed health check, saying what failed,
         const t0 = Date.now();
         const res = await h.install(r);
         const seconds = (Date.now() - t0) / 1000;
-        expect(res.code).not.toBe(0);
+        expect(res.code).toBe(1);
         expect(lastLine(res)).toBe(
             `[sync sync-2 rollback] ERROR: ${v} failed its health check (${why}); switched back to 1.1.4`,
         );
@@ -305,7 +382,7 @@ describe("item 5: switched back after a failed health check, saying what failed,
         const ev = await h.eventsSince(n);
         expect(ev.some((e) => e.startsWith(`switch 1.1.4 -> ${v}`))).toBe(true);
         expect(ev.some((e) => e.startsWith(`rollback ${v} -> 1.1.4`))).toBe(true);
-        await expectUnchanged(h);
+        await expectServing(h);
     });
 });
 
@@ -313,10 +390,7 @@ describe("kill mid-install", () => {
     test("killed during pip: current unchanged, no .complete; the next install converges", async () => {
         const r = release(dir, "1.9");
         await h.uploadRelease(r);
-        const killer = await h.killDeployAt("pip 1.9");
-        const killed = await h.install(r);
-        expect(await killer.result).toBe("killed");
-        expect(killed.code).not.toBe(0);
+        await killedAt(h, r, "pip 1.9");
         expect(await h.readlink("/var/sync/current")).toBe("releases/1.1.4");
         expect(await h.exists("/var/sync/releases/1.9/.complete")).toBe(false);
         expect(await h.servedVersion()).toBe("1.1.4");
@@ -326,7 +400,7 @@ describe("kill mid-install", () => {
         expect(await h.servedVersion()).toBe("1.9");
         // back to 1.1.4 (a swap) for whoever comes next
         expect((await h.install(release(dir, "1.1.4"))).code).toBe(0);
-        await expectUnchanged(h);
+        await expectServing(h);
     });
 });
 
@@ -334,30 +408,31 @@ describe("item 10: a deploy cut off between the switch and its health check", ()
     test("a broken release left current: the next run switches back to the last good one", async () => {
         const r = brokenRelease(dir, "3.2");
         await h.uploadRelease(r);
-        const killer = await h.killDeployAt("health 3.2");
-        const killed = await h.install(r);
-        expect(await killer.result).toBe("killed");
-        expect(killed.code).not.toBe(0);
+        await killedAt(h, r, "health 3.2");
         // the cut left the unchecked release current, and the switch recorded
         expect(await h.readlink("/var/sync/current")).toBe("releases/3.2");
         expect(await h.sh("cat /var/sync/.switching")).toBe("1.1.4 3.2\n");
         // the same deploy again (an interrupted `pulumi up` is run again)
         const n = (await h.events()).length;
         const again = await h.install(r);
-        expect(again.code).not.toBe(0);
-        expect(lastLine(again)).toContain("3.2 failed its health check");
+        expect(again.code).toBe(1);
+        expect(lastLine(again)).toBe(
+            error(
+                h,
+                "rollback",
+                "3.2 failed its health check (host serves '3.2', heartbeat HTTP 503: deliberately broken release (fault: heartbeat-fail)); switched back to 1.1.4",
+            ),
+        );
         const ev = await h.eventsSince(n);
         expect(ev).toContain("recover finishing the interrupted switch 1.1.4 -> 3.2");
         expect(ev.filter((e) => e === "rollback 3.2 -> 1.1.4").length).toBe(2);
         expect(await h.exists("/var/sync/.switching")).toBe(false);
-        await expectUnchanged(h);
+        await expectServing(h);
     });
 
     test("prune never removes the last good release after an interrupted switch (keep 2)", async () => {
         const r = brokenRelease(dir, "3.2");
-        const killer = await h.killDeployAt("health 3.2");
-        await h.install(r, 2);
-        expect(await killer.result).toBe("killed");
+        await killedAt(h, r, "health 3.2", 2);
         expect(await h.readlink("/var/sync/current")).toBe("releases/3.2");
         // the operator goes on with a good release, keep 2
         const good = release(dir, "1.1.5");
@@ -373,10 +448,7 @@ describe("item 10: a deploy cut off between the switch and its health check", ()
 
     test("a good release cut off mid-reload: the next run finishes the switch (previous recorded)", async () => {
         const r = release(dir, "1.1.4");
-        const killer = await h.killDeployAt("reload 1.1.4");
-        const killed = await h.install(r, 2);
-        expect(await killer.result).toBe("killed");
-        expect(killed.code).not.toBe(0);
+        await killedAt(h, r, "reload 1.1.4", 2);
         expect(await h.readlink("/var/sync/current")).toBe("releases/1.1.4");
         const n = (await h.events()).length;
         const res = await h.install(r, 2);
@@ -386,7 +458,7 @@ describe("item 10: a deploy cut off between the switch and its health check", ()
         expect(ev).toContain("recover 1.1.4 is healthy; switch 1.1.5 -> 1.1.4 finished");
         expect(await h.readlink("/var/sync/previous")).toBe("releases/1.1.5");
         expect(await h.releases()).toEqual(["1.1.4", "1.1.5"]);
-        await expectUnchanged(h);
+        await expectServing(h);
     });
 });
 
@@ -399,12 +471,18 @@ describe("sync-3: missing python3-venv", () => {
         try {
             const n = (await h3.events()).length;
             const res = await h3.install(r);
-            expect(res.code).not.toBe(0);
-            expect(lastLine(res)).toContain("cannot create virtualenvs (apt-get install python3-venv)");
+            expect(res.code).toBe(1);
+            expect(lastLine(res)).toBe(
+                error(
+                    h3,
+                    "preflight",
+                    "preflight: /usr/bin/python3.11 cannot create virtualenvs (apt-get install python3-venv)",
+                ),
+            );
             const ev = await h3.eventsSince(n);
             expect(ev.some((e) => /^(venv|switch) /.test(e))).toBe(false);
             expect(await h3.exists("/var/sync/releases/2.0")).toBe(false);
-            await expectUnchanged(h3);
+            await expectServing(h3);
         } finally {
             const back = await h3.exec(["mv", "/root/ensurepip", "/usr/lib/python3.11/ensurepip"]);
             expect(back.code).toBe(0);

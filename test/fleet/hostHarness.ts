@@ -9,6 +9,7 @@ import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import { loadReleaseArtifact, ReleaseArtifact, releaseArtifactFrom } from "../../components/artifacts";
+import type { FleetConfig, FleetServer } from "../../scripts/lib/localStack";
 import {
     bundleRemotePath,
     renderIniCommand,
@@ -32,18 +33,8 @@ export const FLEET_STATE =
 const FLEET_ADDRESS = /^198\.18\.([0-9]|1[0-5])\.([0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5])$/;
 export const INCOMING = "/var/sync/dist/incoming";
 
-export interface FleetServer {
-    name: string;
-    host: string;
-    port: number;
-    user: string;
-    hostKey: string;
-}
-export interface FleetConfig {
-    servers: FleetServer[];
-    sshPrivateKeyPath: string;
-    knownHostsPath: string;
-}
+/** What scripts/fleet.sh writes to <fleet state>/config.json (the engine tier reads it too). */
+export type { FleetConfig, FleetServer } from "../../scripts/lib/localStack";
 
 /** The running fleet; throws (never skips) when it is not up. */
 export function loadFleet(): FleetConfig {
@@ -280,6 +271,24 @@ export class Host {
         const result = new Promise<string>((resolve) => child.on("exit", () => resolve(out.trim())));
         await new Promise((r) => setTimeout(r, 1000)); // tail is watching by then
         return { result };
+    }
+
+    /**
+     * What a refused or killed deploy must leave as it was: the links, every release (its inode and
+     * the sdist it was built from), the uploads and scratch space, the shared tools, the daemons,
+     * and anything stray in / or /var (an escaped tar member). One string, to compare.
+     */
+    state(): Promise<string> {
+        return this.sh(
+            [
+                "cd /var/sync",
+                "echo current=$(readlink current) previous=$(readlink previous)",
+                "ls -A / /var /var/sync /var/sync/dist /var/sync/dist/incoming /var/sync/releases /var/sync/tools",
+                "grep -H . releases/*/.sdist-sha256 || true",
+                "ls -id releases/*",
+                "pgrep -u sync -f '^\\(wsgi:sync\\)' | sort",
+            ].join("; "),
+        );
     }
 
     async readlink(p: string): Promise<string> {

@@ -41,7 +41,7 @@ describe("sync-1: the main flow", () => {
         const r = release(dir, "1.1.4");
         await h.uploadRelease(r);
         const res = await timed("fresh 1.1.4", () => h.install(r));
-        expect(res.stderr).toContain("finished");
+        expect(lastLine(res.stderr)).toBe("[sync sync-1 finished] 1.1.4");
         expect(res.code).toBe(0);
         // stdout: one line, the version the host serves (the stack's output)
         expect(res.stdout).toBe("1.1.4\n");
@@ -141,7 +141,7 @@ describe("sync-1: the main flow", () => {
         expect(await h.servedVersion()).toBe("1.1.4");
         // the same content again: nothing happens
         const pids2 = await h.daemonPids();
-        expect((await h.ini(content)).stderr).toContain("unchanged");
+        expect(lastLine((await h.ini(content)).stderr)).toBe("[sync sync-1 ini] /etc/sync.ini unchanged");
         expect(await h.daemonPids()).toEqual(pids2);
     });
 
@@ -226,7 +226,7 @@ describe("sync-1: the main flow", () => {
         expect(res.stderr).not.toContain("Apache site unchanged");
         await waitFor(async () => (await h.daemonPids()).length === 3);
         // applied now: the same settings again are a no-op
-        expect((await h.runtime(3)).stderr).toContain("Apache site unchanged");
+        expect((await h.runtime(3)).stderr).toContain("[sync sync-1 runtime] Apache site unchanged\n");
         expect((await h.runtime(2)).code).toBe(0);
         await waitFor(async () => (await h.daemonPids()).length === 2);
         expect(await h.servedVersion()).toBe("2.0");
@@ -249,7 +249,7 @@ describe("sync-1: the main flow", () => {
         expect(await h.eventsSince(n)).toContain("reload settings changed");
         expect((await h.daemonPids()).filter((p) => pids.includes(p))).toEqual([]);
         // applied and checked now: the same content again is a no-op
-        expect((await h.ini(content)).stderr).toContain("/etc/sync.ini unchanged");
+        expect(lastLine((await h.ini(content)).stderr)).toBe("[sync sync-1 ini] /etc/sync.ini unchanged");
         // and bad settings left behind by an interrupted write are reported, not skipped
         const bad = "[sync]\nsecret_key = fleet-secret-2\n";
         await h.ssh(

@@ -2,7 +2,7 @@
 // /etc/sync.ini; readers never see a partial file even under umask 000; a hanging deploy is
 // killed by the command's own timeout.
 import { renderSyncIni } from "../../components/syncIni";
-import { INI_1, bootstrap, buildReleases, Host, hosts, release } from "./hostHarness";
+import { INI_1, bootstrap, buildReleases, Host, hosts, release, RunResult } from "./hostHarness";
 
 const SENTINEL = "S3NT1NEL-fleet-c41f";
 let dir: string;
@@ -77,20 +77,39 @@ test("case 9: readers during ini writes under umask 000 never see an empty or pa
     expect((await h.sh("ls -a /etc | grep -c '^.sync.ini' || true")).trim()).toBe("0"); // no temp files left
 });
 
-test("case 11: a deploy that hangs (another holds the lock) is killed by its own timeout, host unchanged", async () => {
-    const holder = h.spawnSsh("flock /var/sync/.deploy.lock sleep 40");
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+test("case 11: a deploy that hangs on the lock is killed whole by its own timeout, and never changes the host", async () => {
     const r = release(dir, "1.1.5");
     await h.uploadRelease(r);
-    const command = h.installCommand(r, 5, 5);
-    const started = Date.now();
-    const res = await h.ssh(`SYNC_LOCK_WAIT=600 ${command}`);
-    const seconds = (Date.now() - started) / 1000;
-    holder.kill();
-    await h.ssh("pkill -f 'sleep 40' || true");
-    expect(res.code).toBe(124); // timeout's exit status
-    expect(seconds).toBeLessThan(20);
+    // a deploy of 1.1.5 that got the lock would switch the host to it
     expect(await h.readlink("/var/sync/current")).toBe("releases/1.1.4");
+    const before = await h.state();
+    const n = (await h.events()).length;
+    const holder = h.spawnSsh("flock /var/sync/.deploy.lock sleep 40");
+    const held = new Promise((resolve) => holder.on("exit", resolve));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    let res: RunResult;
+    let seconds: number;
+    let waiting: RunResult;
+    try {
+        const started = Date.now();
+        res = await h.ssh(`SYNC_LOCK_WAIT=600 ${h.installCommand(r, 5, 5)}`);
+        seconds = (Date.now() - started) / 1000;
+        waiting = await h.ssh("pgrep -f 'install[.]sh'");
+    } finally {
+        // release the lock: a part of the deploy that survived would take it now and switch
+        await h.ssh("pkill -f '^sleep 40$'");
+        await held;
+    }
+    // timeout's exit status, killed while waiting: not a word from the deploy
+    expect(res).toEqual({ code: 124, signal: null, stdout: "", stderr: "" });
+    expect(seconds).toBeGreaterThanOrEqual(5);
+    expect(seconds).toBeLessThan(20);
+    // no part of it was left waiting for the lock, and none took it once free: nothing changed
+    expect(waiting.code).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    expect((await h.ssh("flock -n /var/sync/.deploy.lock true")).code).toBe(0);
+    expect(await h.eventsSince(n)).toEqual([]);
+    expect(await h.state()).toBe(before);
     expect(await h.servedVersion()).toBe("1.1.4");
 });
 

@@ -5,7 +5,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type * as pulumiType from "@pulumi/pulumi";
-import { ed25519KeyPairFromSeed } from "../../components/sshKeys";
+import { isSecretInput, programMocks, valueOf } from "../../scripts/lib/mockProgram";
+
+export { isSecretInput, MOCK_HOST_KEY_LINE, unwrap, valueOf } from "../../scripts/lib/mockProgram";
 
 /** The resource options that matter here, with resources named by their `type::name` key. */
 export interface RecordedOptions {
@@ -55,15 +57,7 @@ export interface RunOptions {
     commandStdout?: Record<string, string>;
 }
 
-/** The host key the mocks' EC2 instances report, as sshd's .pub file holds it. */
-export const MOCK_HOST_KEY_LINE = `${ed25519KeyPairFromSeed(Buffer.alloc(32, 5), "").publicKey} root@ip-10-0-0-10`;
-
 const REPO = path.resolve(__dirname, "../..");
-
-/** Plain-value resolution of an Output (mocks resolve everything). */
-export function valueOf<T>(output: pulumiType.Output<T>): Promise<T> {
-    return new Promise((resolve) => output.apply((v) => resolve(v)));
-}
 
 /** Every resource of a type, by name. */
 export function byType(run: ProgramRun, type: string): Recorded[] {
@@ -84,39 +78,7 @@ export async function runProgram(
         [];
     pulumi.runtime.setAllConfig(config, secretKeys);
     await pulumi.runtime.setMocks(
-        {
-            newResource(args) {
-                inputs.set(`${args.type}::${args.name}`, args.inputs);
-                const state: Record<string, unknown> = { ...args.inputs };
-                if (args.type === "command:remote:Command") {
-                    state.stdout =
-                        options.commandStdout?.[args.name] ??
-                        (args.name.endsWith("-hostkey") ? MOCK_HOST_KEY_LINE : "");
-                    state.stderr = "";
-                }
-                if (args.type === "aws:ec2/instance:Instance") {
-                    state.publicIp = "203.0.113.10";
-                    state.privateIp = "10.0.0.10";
-                }
-                if (args.type === "aws:s3/bucket:Bucket") {
-                    state.bucket = `${args.name}-1234567`;
-                    state.arn = `arn:aws:s3:::${args.name}-1234567`;
-                }
-                if (args.type === "aws:ec2/keyPair:KeyPair") {
-                    state.keyName = `${args.name}-kp`;
-                }
-                return { id: `${args.name}-id`, state };
-            },
-            call(args) {
-                if (args.token === "aws:ec2/getAmi:getAmi") {
-                    return { id: "ami-0debian12", name: "debian-12-amd64-20260101" };
-                }
-                if (args.token === "aws:ec2/getSubnet:getSubnet") {
-                    return { id: args.inputs.id, vpcId: "vpc-0abc" };
-                }
-                return args.inputs;
-            },
-        },
+        programMocks((type, name, args) => inputs.set(`${type}::${name}`, args), options.commandStdout),
         "sync",
         "prod",
         false,
@@ -228,22 +190,6 @@ export function waitsFor(run: ProgramRun, key: string): Set<string> {
         }
     }
     return seen;
-}
-
-/** Pulumi's marker for a secret value in serialized inputs. */
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
-
-/** True when a serialized input is a secret. */
-export function isSecretInput(value: unknown): boolean {
-    return (
-        typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG] === SECRET_VALUE
-    );
-}
-
-/** The value inside a secret (or the value itself). */
-export function unwrap(value: unknown): any {
-    return isSecretInput(value) ? (value as Record<string, unknown>).value : value;
 }
 
 /** The inputs with every secret replaced by "[secret]": what may be shown or stored in plaintext. */
