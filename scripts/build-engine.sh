@@ -24,6 +24,10 @@ module_dir="$repo_root/tools/engine"
 log() { printf '[build-engine %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { printf '[build-engine] error: %s\n' "$*" >&2; exit 1; }
 
+# Go's own tarball installs to /usr/local/go, which a non-login shell may not have on PATH.
+if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then
+  PATH=/usr/local/go/bin:$PATH
+fi
 command -v go >/dev/null 2>&1 || die "go not found on PATH (Go >= 1.25.11 is needed)"
 command -v flock >/dev/null 2>&1 || die "flock not found (apt-get install util-linux)"
 

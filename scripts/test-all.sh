@@ -50,7 +50,7 @@ for tier in "${tiers[@]}"; do
         # The Pulumi CLI and the command plugin stand-in (and its own tests), then the local
         # stack under the engine on a fleet of its own.
         bash scripts/build-engine.sh
-        (cd tools/command-standin && GOFLAGS="-mod=readonly -buildvcs=false -trimpath" go test -count=1 ./...)
+        (cd tools/command-standin && PATH=$PATH:/usr/local/go/bin GOFLAGS="-mod=readonly -buildvcs=false -trimpath" go test -count=1 ./...)
         export SYNC_FLEET_ID=$engine_fleet_id
         scripts/fleet.sh stop
         scripts/fleet.sh start 3
