@@ -44,11 +44,59 @@ export interface HostScript {
 const REMOTE_DIR = path.join(__dirname, "remote");
 /** Sent first on the runtime step's stdin; not installed itself. */
 const BOOTSTRAP = "bootstrap.sh";
-/** Where the scripts live on a host, one directory per hash. */
-export const HOST_SCRIPTS_ROOT = "/var/sync/scripts";
-/** Where a release bundle is uploaded. */
-export const REMOTE_INCOMING = "/var/sync/dist/incoming";
+/** The host layout, owned by the scripts: `readonly NAME=value` lines, sourced by lib.sh. */
+const LAYOUT = "layout.sh";
 const SCRIPT_NAME = /^[a-z0-9_-]+\.(sh|py)$/;
+
+/** A word bash reads the way parseLayout does: safe characters and references to constants. */
+const LAYOUT_WORD = String.raw`(?:[A-Za-z0-9_./:@%+,-]|\$[A-Za-z_][A-Za-z0-9_]*|\$\{[A-Za-z_][A-Za-z0-9_]*\})*`;
+const LAYOUT_LINE = new RegExp(String.raw`^readonly ([A-Za-z_][A-Za-z0-9_]*)=(?:"(${LAYOUT_WORD})"|(${LAYOUT_WORD}))$`);
+const LAYOUT_REFERENCE = /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g;
+
+/**
+ * The constants of a layout file: every line `readonly NAME=value` (a plain or double-quoted word
+ * that may name an earlier constant as `$NAME` or `${NAME}`), a comment or blank. Anything else
+ * throws: the file is read as bash too, and nothing bash would read differently may pass.
+ */
+export function parseLayout(text: string): Record<string, string> {
+    const values = new Map<string, string>();
+    text.split("\n").forEach((raw, index) => {
+        const line = raw.trim();
+        if (line === "" || line.startsWith("#")) {
+            return;
+        }
+        const match = LAYOUT_LINE.exec(line);
+        if (!match) {
+            throw new Error(`layout line ${index + 1} is not \`readonly NAME=value\`: ${JSON.stringify(raw)}`);
+        }
+        const [, name, quoted, plain] = match;
+        if (values.has(name)) {
+            throw new Error(`layout line ${index + 1} sets ${name} again`);
+        }
+        const value = (quoted ?? plain).replace(LAYOUT_REFERENCE, (_all, braced?: string, bare?: string) => {
+            const ref = (braced ?? bare) as string;
+            const referenced = values.get(ref);
+            if (referenced === undefined) {
+                throw new Error(`layout line ${index + 1} uses ${ref} before it is set`);
+            }
+            return referenced;
+        });
+        values.set(name, value);
+    });
+    return Object.fromEntries(values);
+}
+
+let layout: Record<string, string> | undefined;
+
+/** One path of the host layout (components/remote/layout.sh), e.g. `SYNC_INCOMING`. */
+export function hostPath(name: string): string {
+    layout ??= parseLayout(fs.readFileSync(path.join(REMOTE_DIR, LAYOUT), "utf8"));
+    const value = Object.prototype.hasOwnProperty.call(layout, name) ? layout[name] : undefined;
+    if (!value?.startsWith("/")) {
+        throw new Error(`${LAYOUT} does not set ${name} to an absolute path`);
+    }
+    return value;
+}
 
 /** Quote one word for a POSIX shell: single quotes, with embedded ones closed and escaped. */
 export function shellQuote(word: string): string {
@@ -111,7 +159,7 @@ function renderScriptCommand(script: string, args: string[], options: RemoteComm
     return [
         ...commandPrefix(options),
         "bash",
-        `${HOST_SCRIPTS_ROOT}/${hostScriptsHash()}/${script}`,
+        `${hostPath("SYNC_SCRIPTS")}/${hostScriptsHash()}/${script}`,
         ...args.map(shellQuote),
     ].join(" ");
 }
@@ -163,7 +211,7 @@ export function renderRuntimeStep(
 
 /** Where the stack uploads a release's bundle. */
 export function bundleRemotePath(version: string): string {
-    return `${REMOTE_INCOMING}/WeaveServer-${version}.release.tar`;
+    return `${hostPath("SYNC_INCOMING")}/WeaveServer-${version}.release.tar`;
 }
 
 /**

@@ -45,11 +45,11 @@ recover_switch
 
 have_old=""
 old=""
-if cmp -s "$tmp" "$SYNC_INI"; then
-    if [[ $(cat "$SYNC_INI_APPLIED" 2>/dev/null || true) == "$new_sha" ]]; then
-        log "$SYNC_INI unchanged"
-        exit 0
-    fi
+state=$(written_state "$tmp" "$SYNC_INI" "$SYNC_INI_APPLIED" "$new_sha")
+if [[ $state == applied ]]; then
+    log "$SYNC_INI unchanged"
+    exit 0
+elif [[ $state == unconfirmed ]]; then
     log "$SYNC_INI holds these settings already, but they were never confirmed applied (an interrupted write?): applying them"
 else
     # The new settings take effect by a reload; with a broken Apache config that reload is refused,

@@ -181,8 +181,9 @@ build_release() {
 }
 
 # Keep <keep> complete releases in PEP 440 order (1.10 > 1.9), never current or previous, and only
-# the uploads of current, previous and this version. The order comes from the packaging copy
-# vendored in the shared pip, run by the system Python: no release's interpreter runs as root.
+# the uploads of current, previous and this version. The order comes from prune_order.py, run by
+# the system Python with the packaging copy vendored in the shared pip: no release's interpreter
+# runs as root.
 prune() {
     local current previous old name upload_version olds
     step prune "keep $keep"
@@ -190,34 +191,8 @@ prune() {
     previous=$(previous_version)
     [[ -n $PYTHON ]] || PYTHON=$(wsgi_python) || die "cannot tell which Python $MOD_WSGI was built for"
     shared_pip "$PYTHON"
-    olds=$("$PYTHON" -I - "$PIP_DIR" "$SYNC_ROOT/releases" "$keep" "$current" "$previous" <<'PY'
-import os
-import sys
-
-sys.path.insert(0, sys.argv[1])
-from pip._vendor.packaging.version import InvalidVersion, Version  # noqa: E402
-
-root, keep, current, previous = sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
-complete, stale = [], []
-for name in os.listdir(root):
-    if not os.path.isfile(os.path.join(root, name, ".complete")):
-        stale.append(name)  # a build that was killed; we hold the lock, so none is running
-        continue
-    try:
-        complete.append((Version(name), name))
-    except InvalidVersion:
-        continue
-complete.sort(reverse=True)
-kept = {name for name in (current, previous) if name}
-for _, name in complete:
-    if len(kept) >= keep:
-        break
-    kept.add(name)
-for name in stale + [name for _, name in complete if name not in kept]:
-    if name not in (current, previous):
-        print(name)
-PY
-    ) || die "could not work out which releases to prune"
+    olds=$("$PYTHON" -I "$SYNC_SCRIPT_DIR/prune_order.py" "$PIP_DIR" "$SYNC_ROOT/releases" "$keep" "$current" "$previous") ||
+        die "could not work out which releases to prune"
     while IFS= read -r old; do
         [[ -n $old && $old != "$version" && $old != "$current" && $old != "$previous" ]] || continue
         log "pruning release $old"
@@ -244,21 +219,23 @@ PY
     done
 }
 
-recover_switch
+# Phase receive: the release reused when it is built already (from the sdist the stack names),
+# otherwise its bundle received, verified and built.
+obtain_release() {
+    step receive "$version"
+    if [[ -f $release/.complete ]]; then
+        check_recorded_sha
+        step reuse "$version is already built; switching only"
+    else
+        receive_bundle
+        build_release
+        rm -rf "$work"
+        work=""
+    fi
+}
 
-step receive "$version"
-if [[ -f $release/.complete ]]; then
-    check_recorded_sha
-    step reuse "$version is already built; switching only"
-else
-    receive_bundle
-    build_release
-    rm -rf "$work"
-    work=""
-fi
-
-before=$(current_version)
-if [[ $before == "$version" ]]; then
+# Phase check, when the version is current already: make sure the host serves it.
+confirm_current() {
     step check "$version is already current"
     if [[ $(deployed_version) != "$version" ]]; then
         # The deploy that switched to it never finished (killed mid-reload, say): some daemons
@@ -275,31 +252,41 @@ if [[ $before == "$version" ]]; then
             die "host does not serve $version although current points at it: $HEALTH_REPORT"
     fi
     mark_deployed "$version"
-    prune
-    step finished "$version (no change)"
-    exit 0
-fi
+}
 
-# A broken Apache config (anyone's) would make the reload fail after the switch: refuse first.
-if ! apache_config_valid; then
-    die "Apache config test failed; not switching to $version: $APACHE_ERRORS"
-fi
+# Phase switch: point `current` at the release, the switch recorded on disk first.
+switch_release() {
+    # A broken Apache config (anyone's) would make the reload fail after the switch: refuse first.
+    if ! apache_config_valid; then
+        die "Apache config test failed; not switching to $version: $APACHE_ERRORS"
+    fi
+    step switch "${before:-none} -> $version"
+    write_file "$SYNC_SWITCHING" "${before:-none} $version"
+    point_link current "$version"
+    if ! site_enabled; then
+        enable_site
+    fi
+}
 
-step switch "${before:-none} -> $version"
-write_file "$SYNC_SWITCHING" "${before:-none} $version"
-point_link current "$version"
-if ! site_enabled; then
-    enable_site
-fi
+# Phases reload and health: sets UNHEALTHY to why the host does not serve the release ("" when
+# it does).
+UNHEALTHY=""
+reload_and_check() {
+    local reloaded=yes
+    step reload "$version"
+    reload_app || reloaded=""
+    step health "$version"
+    UNHEALTHY=""
+    if [[ -z $reloaded ]]; then
+        UNHEALTHY="the reload failed"
+    elif ! wait_serving "$version" "$RELOAD_FRESH"; then
+        UNHEALTHY=$HEALTH_REPORT
+    fi
+}
 
-step reload "$version"
-reloaded=yes
-reload_app || reloaded=""
-
-step health "$version"
-why="the reload failed"
-if [[ -z $reloaded ]] || ! wait_serving "$version" "$RELOAD_FRESH"; then
-    [[ -z $reloaded ]] || why=$HEALTH_REPORT
+# Phase rollback: back to the previous release (or no release at all); ends the run as failed.
+roll_back() {
+    local why=$1
     if [[ -n $before ]]; then
         step rollback "$version -> $before"
         point_link current "$before"
@@ -312,13 +299,35 @@ if [[ -z $reloaded ]] || ! wait_serving "$version" "$RELOAD_FRESH"; then
     undo_first_install
     rm -f "$SYNC_SWITCHING"
     die "$version failed its health check ($why); no previous release to go back to"
-fi
+}
 
-if [[ -n $before ]]; then
-    point_link previous "$before"
-fi
-mark_deployed "$version"
-rm -f "$SYNC_SWITCHING"
-sync "$SYNC_ROOT"
-prune
-step finished "$version"
+# The switch confirmed: `previous` is what served before, and the record of the switch goes.
+confirm_switch() {
+    if [[ -n $before ]]; then
+        point_link previous "$before"
+    fi
+    mark_deployed "$version"
+    rm -f "$SYNC_SWITCHING"
+    sync "$SYNC_ROOT"
+}
+
+before=""
+main() {
+    recover_switch
+    obtain_release
+    before=$(current_version)
+    if [[ $before == "$version" ]]; then
+        confirm_current
+        prune
+        step finished "$version (no change)"
+        return 0
+    fi
+    switch_release
+    reload_and_check
+    [[ -z $UNHEALTHY ]] || roll_back "$UNHEALTHY"
+    confirm_switch
+    prune
+    step finished "$version"
+}
+
+main

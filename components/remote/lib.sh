@@ -11,7 +11,12 @@ shopt -s inherit_errexit nullglob
 umask 022
 export LC_ALL=C
 
-readonly SYNC_ROOT=/var/sync
+# This script's directory, absolute (install.sh changes to /): the Python helpers live beside it.
+SYNC_SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+readonly SYNC_SCRIPT_DIR
+# SYNC_ROOT, SYNC_SCRIPTS, SYNC_DIST, SYNC_INCOMING: the layout the stack knows too.
+# shellcheck source=components/remote/layout.sh
+source "$SYNC_SCRIPT_DIR/layout.sh"
 readonly SYNC_USER=sync
 # Builds and import-checks releases. Never the app user: the app must not be able to change code
 # that later deploys run. Owns nothing once a build is done (releases are root-owned).
@@ -21,13 +26,10 @@ readonly SYNC_SITE=/etc/apache2/sites-available/sync.conf
 readonly SYNC_LOADER="$SYNC_ROOT/app.wsgi"
 readonly SYNC_EVENTS="$SYNC_ROOT/events.log"
 readonly SYNC_LOCK="$SYNC_ROOT/.deploy.lock"
-readonly SYNC_SCRIPTS="$SYNC_ROOT/scripts"
 # The version whose deploy last ran to the end (switch, reload and health check).
 readonly SYNC_DEPLOYED="$SYNC_ROOT/.deployed"
 # "<from> <to>" while a switch of `current` is not yet confirmed healthy ("none": no release).
 readonly SYNC_SWITCHING="$SYNC_ROOT/.switching"
-readonly SYNC_DIST="$SYNC_ROOT/dist"
-readonly SYNC_INCOMING="$SYNC_DIST/incoming"
 readonly SYNC_TOOLS="$SYNC_ROOT/tools"
 readonly SYNC_HEALTH_URL=http://127.0.0.1
 readonly MOD_WSGI=/usr/lib/apache2/modules/mod_wsgi.so
@@ -326,21 +328,7 @@ shared_build_env() {
     local -a requirements
     BUILD_ENV=""
     # Only reads one member of the tarball with the system Python; nothing is extracted or run.
-    if ! requires=$("$python" -I - "$sdist" <<'PY'
-import sys
-import tarfile
-import tomllib
-
-with tarfile.open(sys.argv[1]) as sdist:
-    top = sdist.getnames()[0].split("/")[0]
-    try:
-        member = sdist.extractfile(f"{top}/pyproject.toml")
-    except KeyError:
-        member = None
-    requires = tomllib.load(member).get("build-system", {}).get("requires", []) if member else []
-print("\n".join(sorted(requires)))
-PY
-    ); then
+    if ! requires=$("$python" -I "$SYNC_SCRIPT_DIR/build_requires.py" "$sdist"); then
         return 0
     fi
     [[ -n $requires ]] || return 0
@@ -450,6 +438,21 @@ wait_serving() {
         fi
         sleep 0.3
     done
+}
+
+# A file a step writes (<new>, the sha256 <sha>) against the one it replaces (<target>), whose
+# sha256 <applied-file> records once it was applied. Prints "applied" (the same file, confirmed
+# applied: nothing to do), "unconfirmed" (the same file, written but never confirmed applied: an
+# interrupted run; apply it again) or "changed".
+written_state() {
+    local new=$1 target=$2 applied_file=$3 sha=$4
+    if ! cmp -s "$new" "$target"; then
+        echo changed
+    elif [[ $(cat "$applied_file" 2>/dev/null || true) == "$sha" ]]; then
+        echo applied
+    else
+        echo unconfirmed
+    fi
 }
 
 # A site change, a new release or new settings go live by a reload. The first install enables the

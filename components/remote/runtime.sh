@@ -116,11 +116,11 @@ site_sha=$(sha256sum <"$site_tmp" | cut -d' ' -f1)
 
 have_old=""
 old=""
-if cmp -s "$site_tmp" "$SYNC_SITE"; then
-    if [[ $(cat "$SYNC_SITE_APPLIED" 2>/dev/null || true) == "$site_sha" ]]; then
-        log "Apache site unchanged"
-        exit 0
-    fi
+state=$(written_state "$site_tmp" "$SYNC_SITE" "$SYNC_SITE_APPLIED" "$site_sha")
+if [[ $state == applied ]]; then
+    log "Apache site unchanged"
+    exit 0
+elif [[ $state == unconfirmed ]]; then
     log "the Apache site is written but was never confirmed applied (an interrupted run?): applying it"
 else
     if [[ -f $SYNC_SITE ]]; then

@@ -5,8 +5,10 @@ import * as path from "path";
 import { ReleaseArtifact } from "../../components/artifacts";
 import {
     bundleRemotePath,
+    hostPath,
     hostScripts,
     hostScriptsHash,
+    parseLayout,
     renderBootstrapProgram,
     renderIniCommand,
     renderInstallCommand,
@@ -81,7 +83,15 @@ describe("the scripts' hash", () => {
     });
 
     test("covers every script but the bootstrap; forget.sh is gone", () => {
-        expect(hostScripts().map((s) => s.name)).toEqual(["ini.sh", "install.sh", "lib.sh", "runtime.sh"]);
+        expect(hostScripts().map((s) => s.name)).toEqual([
+            "build_requires.py",
+            "ini.sh",
+            "install.sh",
+            "layout.sh",
+            "lib.sh",
+            "prune_order.py",
+            "runtime.sh",
+        ]);
     });
 
     test("a changed script changes the hash (and so every step's command line)", () => {
@@ -89,6 +99,78 @@ describe("the scripts' hash", () => {
         const changed = scripts.map((s) => (s.name === "lib.sh" ? { ...s, content: `${s.content}# changed\n` } : s));
         expect(scriptsHash(changed)).not.toBe(scriptsHash(scripts));
         expect(scriptsHash([...scripts].reverse())).toBe(scriptsHash(scripts));
+    });
+});
+
+describe("parseLayout / hostPath: the host layout, owned by the scripts", () => {
+    const layoutFile = path.join(REMOTE, "layout.sh");
+
+    /** What bash itself makes of a layout file: every constant it sets, sourced the way lib.sh does. */
+    function bashValues(file: string, names: string[]): Record<string, string> {
+        const out = execFileSync(
+            "bash",
+            ["-c", 'set -eu; source "$1"; shift; for n; do printf "%s=%s\\n" "$n" "${!n}"; done', "-", file, ...names],
+            { encoding: "utf8" },
+        );
+        return Object.fromEntries(
+            out
+                .trimEnd()
+                .split("\n")
+                .map((line) => line.split(/=(.*)/s).slice(0, 2)),
+        );
+    }
+
+    test("reads layout.sh exactly as bash does", () => {
+        const parsed = parseLayout(fs.readFileSync(layoutFile, "utf8"));
+        expect(Object.keys(parsed)).toEqual(["SYNC_ROOT", "SYNC_SCRIPTS", "SYNC_DIST", "SYNC_INCOMING"]);
+        expect(bashValues(layoutFile, Object.keys(parsed))).toEqual(parsed);
+    });
+
+    test("the paths the stack uses come from it", () => {
+        expect(hostPath("SYNC_SCRIPTS")).toBe("/var/sync/scripts");
+        expect(hostPath("SYNC_INCOMING")).toBe("/var/sync/dist/incoming");
+        expect(bundleRemotePath("1.1.4")).toBe(`${hostPath("SYNC_INCOMING")}/WeaveServer-1.1.4.release.tar`);
+        expect(() => hostPath("NO_SUCH_PATH")).toThrow(/does not set NO_SUCH_PATH/);
+        expect(() => hostPath("constructor")).toThrow(/does not set constructor/);
+    });
+
+    test("plain and quoted words, $NAME and ${NAME}, comments and blanks", () => {
+        const text = [
+            "# shellcheck shell=bash",
+            "",
+            "readonly A=/a",
+            'readonly B="$A/b"',
+            "readonly C=${B}/c-1.x",
+            "  readonly D=$C",
+        ].join("\n");
+        const parsed = parseLayout(text);
+        expect(parsed).toEqual({ A: "/a", B: "/a/b", C: "/a/b/c-1.x", D: "/a/b/c-1.x" });
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "layout-"));
+        try {
+            fs.writeFileSync(path.join(dir, "layout.sh"), text);
+            expect(bashValues(path.join(dir, "layout.sh"), Object.keys(parsed))).toEqual(parsed);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    test.each([
+        ["a command", "echo hi"],
+        ["not readonly", "A=/a"],
+        ["a command substitution", 'readonly A="$(id)"'],
+        ["backquotes", "readonly A=`id`"],
+        ["single quotes", "readonly A='/a'"],
+        ["a space", 'readonly A="/a b"'],
+        ["a glob", "readonly A=/a/*"],
+        ["a tilde", "readonly A=~/a"],
+        ["a trailing comment", "readonly A=/a # x"],
+        ["an unknown name", "readonly A=$B/a"],
+        ["a name run on", "readonly A=/a\nreadonly B=$Ab"],
+        ["a default expansion", "readonly A=${B:-/a}"],
+        ["a second setting", "readonly A=/a\nreadonly A=/b"],
+        ["a name of the prototype", "readonly A=$constructor"],
+    ])("refuses %s", (_label, text) => {
+        expect(() => parseLayout(text)).toThrow(/layout line/);
     });
 });
 
