@@ -1,5 +1,6 @@
 // The Sync server release stack. The only reader of pulumi.Config: everything is validated here,
-// before a single resource is declared, then handed to the components as plain typed values.
+// before a single resource is declared, then handed to the components as typed values (secrets
+// only as secret Outputs).
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";

@@ -15,8 +15,7 @@
 import { EngineEvent, OpType, OutputMap, UpResult } from "@pulumi/pulumi/automation";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as http from "http";
-import { LocalStack, openLocalStack } from "./lib/localStack";
+import { LocalStack, openLocalStack, servedVersion } from "./lib/localStack";
 
 /** One step of a preview, as `preview --json` prints it. */
 export interface PreviewStep {
@@ -27,20 +26,6 @@ export interface PreviewStep {
 
 function write(text: string): void {
     process.stdout.write(text);
-}
-
-/** GET http://<host>/__version__ with a short timeout; "" when the host doesn't answer. */
-function servedVersion(host: string): Promise<string> {
-    return new Promise((resolve) => {
-        const request = http.get({ host, port: 80, path: "/__version__", timeout: 3000 }, (response) => {
-            let body = "";
-            response.setEncoding("utf8");
-            response.on("data", (chunk: string) => (body += chunk));
-            response.on("end", () => resolve(response.statusCode === 200 ? body.trim() : ""));
-        });
-        request.on("timeout", () => request.destroy());
-        request.on("error", () => resolve(""));
-    });
 }
 
 async function reportHosts(local: LocalStack, known?: OutputMap): Promise<void> {

@@ -5,6 +5,7 @@
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import * as crypto from "crypto";
 import * as fs from "fs";
+import * as http from "http";
 import * as yaml from "js-yaml";
 import * as os from "os";
 import * as path from "path";
@@ -57,6 +58,9 @@ export function commandPluginKind(pulumiHome: string): "released" | "stand-in" |
     return fs.existsSync(path.join(dir, "SYNC_RELEASE_STANDIN")) ? "stand-in" : "released";
 }
 
+/** A fleet host address: 198.18.K.n with fleet id K in 0..15 (scripts/fleet.sh); nothing else. */
+export const FLEET_ADDRESS = /^198\.18\.([0-9]|1[0-5])\.([0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5])$/;
+
 /** The running fleet's state directory, as scripts/fleet.sh picks it (SYNC_FLEET_STATE, SYNC_FLEET_ID). */
 export function fleetStateDir(): string {
     const id = Number(process.env.SYNC_FLEET_ID ?? "0");
@@ -71,11 +75,28 @@ export function loadFleet(fleetState: string): FleetConfig {
     const fleet = JSON.parse(fs.readFileSync(file, "utf8")) as FleetConfig;
     for (const server of fleet.servers) {
         // Only hosts inside the fleet's own namespaces are ever targets.
-        if (!/^198\.18\.([0-9]|1[0-5])\.[0-9]+$/.test(server.host)) {
+        if (!FLEET_ADDRESS.test(server.host)) {
             throw new Error(`refusing ${server.name} at ${server.host}: not a local fleet address`);
         }
     }
     return fleet;
+}
+
+/** The version a fleet host serves (GET /__version__, 3 s at most); "" when it doesn't answer 200. */
+export function servedVersion(address: string): Promise<string> {
+    if (!FLEET_ADDRESS.test(address)) {
+        return Promise.reject(new Error(`refusing to send traffic to ${address}: not a fleet address`));
+    }
+    return new Promise((resolve) => {
+        const request = http.get({ host: address, port: 80, path: "/__version__", timeout: 3000 }, (response) => {
+            let body = "";
+            response.setEncoding("utf8");
+            response.on("data", (chunk: string) => (body += chunk));
+            response.on("end", () => resolve(response.statusCode === 200 ? body.trim() : ""));
+        });
+        request.on("timeout", () => request.destroy());
+        request.on("error", () => resolve(""));
+    });
 }
 
 /** Options of a local stack. */

@@ -4,10 +4,9 @@
 // reads never show up in the hosts' SSH logs or event logs).
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
-import * as http from "http";
 import * as os from "os";
 import * as path from "path";
-import { FleetConfig, REPO, fleetStateDir, loadFleet } from "../../scripts/lib/localStack";
+import { FleetConfig, REPO, fleetStateDir, loadFleet, servedVersion } from "../../scripts/lib/localStack";
 
 export const FLEET_STATE = fleetStateDir();
 
@@ -98,24 +97,8 @@ export async function acceptedLogins(host: string): Promise<number> {
     return Number(text.trim() || "0");
 }
 
-/** GET http://<address><urlPath>: status and body ("" and 0 when nothing answers). */
-export function httpGet(address: string, urlPath: string): Promise<{ status: number; body: string }> {
-    return new Promise((resolve) => {
-        const request = http.get({ host: address, port: 80, path: urlPath, timeout: 3000 }, (response) => {
-            let body = "";
-            response.setEncoding("utf8");
-            response.on("data", (chunk: string) => (body += chunk));
-            response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
-        });
-        request.on("timeout", () => request.destroy());
-        request.on("error", () => resolve({ status: 0, body: "" }));
-    });
-}
-
-export async function serves(address: string): Promise<string> {
-    const answer = await httpGet(address, "/__version__");
-    return answer.status === 200 ? answer.body.trim() : "";
-}
+/** The version a fleet host serves ("" when nothing answers 200). */
+export const serves = servedVersion;
 
 /** The environment scripts/local-stack.ts runs with for a stack in `workDir` on this tier's fleet. */
 export function runnerEnv(workDir: string, artifactDir: string): NodeJS.ProcessEnv {

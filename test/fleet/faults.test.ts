@@ -5,7 +5,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ReleaseArtifact } from "../../components/artifacts";
-import { bootstrap, brokenRelease, buildReleases, Host, hosts, INCOMING, release, run, RunResult } from "./hostHarness";
+import { bundleRemotePath } from "../../components/remoteCommand";
+import { bootstrap, brokenRelease, buildReleases, Host, hosts, release, run, RunResult } from "./hostHarness";
 
 let dir: string;
 let h: Host;
@@ -116,7 +117,7 @@ with tarfile.open(out, "w", format=tarfile.USTAR_FORMAT) as t:
     return withBundle(release(dir, "1.9"), fs.readFileSync(file));
 }
 
-const BUNDLE_1_9 = `${INCOMING}/WeaveServer-1.9.release.tar`;
+const BUNDLE_1_9 = bundleRemotePath("1.9");
 const NOT_REGULAR = "holds something other than regular files (links, devices, directories); host unchanged";
 
 describe("sync-2: refused before the switch, host unchanged", () => {

@@ -4,12 +4,17 @@
 // contacted.
 import { execFile, spawn, ChildProcess } from "child_process";
 import * as crypto from "crypto";
-import * as fs from "fs";
 import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import { loadReleaseArtifact, ReleaseArtifact, releaseArtifactFrom } from "../../components/artifacts";
-import type { FleetConfig, FleetServer } from "../../scripts/lib/localStack";
+import {
+    FLEET_ADDRESS,
+    FleetConfig,
+    FleetServer,
+    fleetStateDir,
+    loadFleet as loadLocalFleet,
+} from "../../scripts/lib/localStack";
 import {
     bundleRemotePath,
     renderIniCommand,
@@ -26,30 +31,17 @@ if (typeof jest !== "undefined") {
 
 export const REPO = path.resolve(__dirname, "../..");
 // scripts/fleet.sh's state directory for SYNC_FLEET_ID (0: /run/sync-fleet, K: /run/sync-fleet-K).
-export const FLEET_STATE =
-    process.env.SYNC_FLEET_STATE ??
-    (Number(process.env.SYNC_FLEET_ID ?? 0) === 0 ? "/run/sync-fleet" : `/run/sync-fleet-${process.env.SYNC_FLEET_ID}`);
-/** A fleet host address: 198.18.K.n with fleet id K in 0..15 (scripts/fleet.sh); nothing else. */
-const FLEET_ADDRESS = /^198\.18\.([0-9]|1[0-5])\.([0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5])$/;
-export const INCOMING = "/var/sync/dist/incoming";
+export const FLEET_STATE = fleetStateDir();
 
 /** What scripts/fleet.sh writes to <fleet state>/config.json (the engine tier reads it too). */
 export type { FleetConfig, FleetServer } from "../../scripts/lib/localStack";
 
 /** The running fleet; throws (never skips) when it is not up. */
 export function loadFleet(): FleetConfig {
-    const file = path.join(FLEET_STATE, "config.json");
-    if (!fs.existsSync(file)) {
-        throw new Error(`fleet tier: ${file} is missing; start the fleet first: scripts/fleet.sh start 3`);
-    }
-    const config = JSON.parse(fs.readFileSync(file, "utf8")) as FleetConfig;
+    // Refuses any host outside the fleet's own addresses.
+    const config = loadLocalFleet(FLEET_STATE);
     if (config.servers.length < 3) {
         throw new Error(`fleet tier needs 3 hosts, the running fleet has ${config.servers.length}`);
-    }
-    for (const s of config.servers) {
-        if (!FLEET_ADDRESS.test(s.host)) {
-            throw new Error(`refusing to talk to ${s.host}: not a fleet address`);
-        }
     }
     return config;
 }
