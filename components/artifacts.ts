@@ -4,6 +4,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { hostLayoutValue } from "./hostLayout";
 
 /** A release as found on the deployer's disk. */
 export interface ReleaseArtifact {
@@ -40,9 +41,9 @@ export class ArtifactError extends Error {
     }
 }
 
-/** The sdist file name for a version, as setuptools names it. */
+/** The sdist file name for a version, as setuptools names it (and install.sh expects it). */
 export function sdistFileName(version: string): string {
-    return `WeaveServer-${version}.tar.gz`;
+    return `${hostLayoutValue("SYNC_RELEASE_PREFIX")}${version}${hostLayoutValue("SYNC_SDIST_SUFFIX")}`;
 }
 
 /** The files of a wheelhouse that go into a bundle. */
@@ -198,7 +199,8 @@ function writeContentAddressed(data: Buffer): { file: string; sha256: string } {
 
 /**
  * One release from its files: the sdist and (optionally) a wheelhouse folder, fingerprinted and
- * packed into the bundle the stack uploads (SHA256SUMS, WeaveServer-<v>.tar.gz, wheelhouse/*).
+ * packed into the bundle the stack uploads (components/remote/layout.sh: SHA256SUMS,
+ * WeaveServer-<v>.tar.gz, wheelhouse/*).
  */
 export function releaseArtifactFrom(version: string, sdistPath: string, wheelhousePath?: string): ReleaseArtifact {
     const sdist = fs.readFileSync(sdistPath);
@@ -207,11 +209,11 @@ export function releaseArtifactFrom(version: string, sdistPath: string, wheelhou
         for (const name of fs.readdirSync(wheelhousePath).filter((n) => WHEELHOUSE_FILE.test(n))) {
             const file = path.join(wheelhousePath, name);
             if (fs.statSync(file).isFile()) {
-                members.push({ name: `wheelhouse/${name}`, data: fs.readFileSync(file) });
+                members.push({ name: `${hostLayoutValue("SYNC_BUNDLE_WHEELS")}/${name}`, data: fs.readFileSync(file) });
             }
         }
     }
-    members.push({ name: "SHA256SUMS", data: Buffer.from(sha256sums(members), "utf8") });
+    members.push({ name: hostLayoutValue("SYNC_BUNDLE_SUMS"), data: Buffer.from(sha256sums(members), "utf8") });
     const bundle = writeContentAddressed(ustar(members));
     return {
         version,

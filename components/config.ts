@@ -3,6 +3,7 @@
 // is checked here, before any resource is declared.
 import * as pep440 from "@renovatebot/pep440";
 import * as yaml from "js-yaml";
+import { hostPattern } from "./hostLayout";
 
 /** An existing Debian host reached over SSH. */
 export interface ExistingServer {
@@ -110,18 +111,17 @@ export function showValue(value: unknown): string {
     return `${json.slice(0, MAX_SHOWN)}… (${json.length} chars)`;
 }
 
-const PUBLIC_VERSION_CHARS = /^[0-9][0-9a-z.]{0,63}$/;
-
 /**
  * Problem with a release version, or undefined when it is a normalized PEP 440 public version.
- * The charset check comes first so nothing odd even reaches the parser.
+ * The charset check (the pattern install.sh checks too, from components/remote/layout.sh) comes
+ * first so nothing odd even reaches the parser.
  */
 export function versionProblem(key: string, value: unknown): string | undefined {
     const hint = "must be a PEP 440 public version such as 1.1.4 or 1.2rc1";
     if (typeof value === "number") {
         return `${key}: ${showValue(value)} is a YAML number, not a version (YAML reads an unquoted 1.10 as 1.1 and 2.0 as 2); quote the version in the stack file: ${leafName(key)}: "1.10"`;
     }
-    if (typeof value !== "string" || !PUBLIC_VERSION_CHARS.test(value) || pep440.valid(value) === null) {
+    if (typeof value !== "string" || !hostPattern("SYNC_VERSION_RE").test(value) || pep440.valid(value) === null) {
         return `${key}: ${showValue(value)} ${hint}`;
     }
     const normalized = pep440.clean(value);

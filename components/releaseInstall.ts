@@ -1,7 +1,8 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ReleaseArtifact } from "./artifacts";
-import { HostStepArgs, bundleRemotePath, renderInstallCommand } from "./remoteCommand";
+import { bundleRemotePath } from "./hostLayout";
+import { HostStepArgs, renderInstallCommand } from "./remoteCommand";
 
 /** Arguments of a ReleaseInstall. */
 export interface ReleaseInstallArgs extends HostStepArgs {

@@ -12,6 +12,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { ReleaseArtifact } from "./artifacts";
+import { hostPath, hostPattern } from "./hostLayout";
 
 /** What every component that runs a remote step on a host needs. */
 export interface HostStepArgs {
@@ -44,59 +45,9 @@ export interface HostScript {
 const REMOTE_DIR = path.join(__dirname, "remote");
 /** Sent first on the runtime step's stdin; not installed itself. */
 const BOOTSTRAP = "bootstrap.sh";
-/** The host layout, owned by the scripts: `readonly NAME=value` lines, sourced by lib.sh. */
+/** The host layout, owned by the scripts; carried before the bootstrap so it knows the paths too. */
 const LAYOUT = "layout.sh";
 const SCRIPT_NAME = /^[a-z0-9_-]+\.(sh|py)$/;
-
-/** A word bash reads the way parseLayout does: safe characters and references to constants. */
-const LAYOUT_WORD = String.raw`(?:[A-Za-z0-9_./:@%+,-]|\$[A-Za-z_][A-Za-z0-9_]*|\$\{[A-Za-z_][A-Za-z0-9_]*\})*`;
-const LAYOUT_LINE = new RegExp(String.raw`^readonly ([A-Za-z_][A-Za-z0-9_]*)=(?:"(${LAYOUT_WORD})"|(${LAYOUT_WORD}))$`);
-const LAYOUT_REFERENCE = /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g;
-
-/**
- * The constants of a layout file: every line `readonly NAME=value` (a plain or double-quoted word
- * that may name an earlier constant as `$NAME` or `${NAME}`), a comment or blank. Anything else
- * throws: the file is read as bash too, and nothing bash would read differently may pass.
- */
-export function parseLayout(text: string): Record<string, string> {
-    const values = new Map<string, string>();
-    text.split("\n").forEach((raw, index) => {
-        const line = raw.trim();
-        if (line === "" || line.startsWith("#")) {
-            return;
-        }
-        const match = LAYOUT_LINE.exec(line);
-        if (!match) {
-            throw new Error(`layout line ${index + 1} is not \`readonly NAME=value\`: ${JSON.stringify(raw)}`);
-        }
-        const [, name, quoted, plain] = match;
-        if (values.has(name)) {
-            throw new Error(`layout line ${index + 1} sets ${name} again`);
-        }
-        const value = (quoted ?? plain).replace(LAYOUT_REFERENCE, (_all, braced?: string, bare?: string) => {
-            const ref = (braced ?? bare) as string;
-            const referenced = values.get(ref);
-            if (referenced === undefined) {
-                throw new Error(`layout line ${index + 1} uses ${ref} before it is set`);
-            }
-            return referenced;
-        });
-        values.set(name, value);
-    });
-    return Object.fromEntries(values);
-}
-
-let layout: Record<string, string> | undefined;
-
-/** One path of the host layout (components/remote/layout.sh), e.g. `SYNC_INCOMING`. */
-export function hostPath(name: string): string {
-    layout ??= parseLayout(fs.readFileSync(path.join(REMOTE_DIR, LAYOUT), "utf8"));
-    const value = Object.prototype.hasOwnProperty.call(layout, name) ? layout[name] : undefined;
-    if (!value?.startsWith("/")) {
-        throw new Error(`${LAYOUT} does not set ${name} to an absolute path`);
-    }
-    return value;
-}
 
 /** Quote one word for a POSIX shell: single quotes, with embedded ones closed and escaped. */
 export function shellQuote(word: string): string {
@@ -186,6 +137,12 @@ export function renderBootstrapProgram(scripts: HostScript[], bootstrap: string)
 }
 
 /**
+ * The mod_wsgi daemons a host runs: two processes, so one keeps serving while the other reloads,
+ * of 15 threads each (Debian's default MaxRequestWorkers of 150 is never the limit).
+ */
+export const WSGI_DAEMONS = { processes: 2, threads: 15 } as const;
+
+/**
  * The runtime step: `[sudo -n ]timeout --kill-after=10 <T> bash -s sync-runtime '<hash>'
  * '<deployUser>' '<processes>' '<threads>'`, with the bootstrap and every script on stdin. It
  * installs the scripts at /var/sync/scripts/<hash>/ and runs runtime.sh from there.
@@ -196,6 +153,15 @@ export function renderRuntimeStep(
     wsgiThreads: number,
     options: RemoteCommandOptions,
 ): { command: string; stdin: string } {
+    const countPattern = hostPattern("SYNC_WSGI_COUNT_RE");
+    for (const [what, count] of [
+        ["wsgiProcesses", wsgiProcesses],
+        ["wsgiThreads", wsgiThreads],
+    ] as const) {
+        if (!Number.isInteger(count) || !countPattern.test(String(count))) {
+            throw new Error(`${what} must be a whole number matching ${countPattern.source}, got ${count}`);
+        }
+    }
     const scripts = hostScripts();
     const hash = scriptsHash(scripts);
     const command = [
@@ -205,13 +171,13 @@ export function renderRuntimeStep(
         "sync-runtime",
         ...[hash, deployUser, String(wsgiProcesses), String(wsgiThreads)].map(shellQuote),
     ].join(" ");
-    const stdin = renderBootstrapProgram(scripts, fs.readFileSync(path.join(REMOTE_DIR, BOOTSTRAP), "utf8"));
+    const layout = scripts.find((s) => s.name === LAYOUT);
+    if (!layout) {
+        throw new Error(`${REMOTE_DIR} has no ${LAYOUT}`);
+    }
+    const bootstrap = fs.readFileSync(path.join(REMOTE_DIR, BOOTSTRAP), "utf8");
+    const stdin = renderBootstrapProgram(scripts, layout.content + bootstrap);
     return { command, stdin };
-}
-
-/** Where the stack uploads a release's bundle. */
-export function bundleRemotePath(version: string): string {
-    return `${hostPath("SYNC_INCOMING")}/WeaveServer-${version}.release.tar`;
 }
 
 /**

@@ -4,6 +4,7 @@ import { ReleaseArtifact } from "./artifacts";
 import { IniData, ServerSpec } from "./config";
 import { Ec2Host } from "./ec2Host";
 import { ReleaseInstall } from "./releaseInstall";
+import { WSGI_DAEMONS } from "./remoteCommand";
 import { RuntimeDir } from "./runtimeDir";
 import { SyncIni } from "./syncIni";
 
@@ -103,8 +104,8 @@ export class SyncServer extends pulumi.ComponentResource {
             {
                 connection,
                 user: spec.user,
-                wsgiProcesses: 2,
-                wsgiThreads: 15,
+                wsgiProcesses: WSGI_DAEMONS.processes,
+                wsgiThreads: WSGI_DAEMONS.threads,
                 timeoutSeconds: args.commandTimeout,
                 dependsOn,
             },

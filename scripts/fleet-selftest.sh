@@ -89,8 +89,8 @@ trap cleanup EXIT
 run_netns_was_mount=0
 mountpoint -q /run/netns 2>/dev/null && run_netns_was_mount=1
 
-ssh_base=(ssh -F /dev/null -i "$STATE/id_ed25519" -o IdentitiesOnly=yes -o BatchMode=yes
-  -o StrictHostKeyChecking=yes -o ConnectTimeout=5 -o LogLevel=ERROR)
+# The fleet's own options (scripts/fleet.sh write_ssh_config), as the fleet harness uses them.
+ssh_base=(ssh -F "$STATE/ssh_config")
 
 # --- the fleet works ---------------------------------------------------------------------------
 t0=$SECONDS
@@ -107,12 +107,13 @@ rm -f /tmp/fleet-selftest.start.$$
 ok "fleet start 2 ($((SECONDS - t0))s)"
 
 A1=$NET.11 A2=$NET.12
-KH=$STATE/known_hosts
 check "status: all up" "$FLEET" status
-check "ssh root@sync-1 with pinned key" "${ssh_base[@]}" -o "UserKnownHostsFile=$KH" "root@$A1" true
-check "ssh root@sync-2 with pinned key" "${ssh_base[@]}" -o "UserKnownHostsFile=$KH" "root@$A2" true
+check "ssh root@sync-1 with pinned key" "${ssh_base[@]}" "root@$A1" true
+check "ssh root@sync-2 with pinned key" "${ssh_base[@]}" "root@$A2" true
 check "ssh deploy@sync-1 + passwordless sudo" \
-  "${ssh_base[@]}" -o "UserKnownHostsFile=$KH" "deploy@$A1" 'sudo -n true'
+  "${ssh_base[@]}" "deploy@$A1" 'sudo -n true'
+# shellcheck disable=SC2016  # expands on the host
+check "ssh -F ssh_config sync-1 (the alias people use)" ssh -F "$STATE/ssh_config" sync-1 'test "$(hostname)" = sync-1'
 # shellcheck disable=SC2016  # expands on the host
 check "fleet.sh ssh sync-2" "$FLEET" ssh sync-2 'test "$(hostname)" = sync-2'
 
@@ -150,12 +151,11 @@ check "config --yaml names sync:servers" bash -c "'$FLEET' config --yaml | grep 
 
 "$FLEET" down sync-2 >/dev/null 2>&1
 t1=$SECONDS
-check_not "sync-2 unreachable while down" timeout 15 "${ssh_base[@]}" -o ConnectTimeout=3 \
-  -o "UserKnownHostsFile=$KH" "root@$A2" true
+check_not "sync-2 unreachable while down" timeout 15 "${ssh_base[@]}" -o ConnectTimeout=3 "root@$A2" true
 if ((SECONDS - t1 <= 10)); then ok "down host fails within bound"; else bad "down host took $((SECONDS - t1))s"; fi
-check "sync-1 unaffected while sync-2 down" "${ssh_base[@]}" -o "UserKnownHostsFile=$KH" "root@$A1" true
+check "sync-1 unaffected while sync-2 down" "${ssh_base[@]}" "root@$A1" true
 "$FLEET" up sync-2 >/dev/null 2>&1
-check "sync-2 reachable again after up" "${ssh_base[@]}" -o "UserKnownHostsFile=$KH" "root@$A2" true
+check "sync-2 reachable again after up" "${ssh_base[@]}" "root@$A2" true
 
 # --- leak check --------------------------------------------------------------------------------
 # watch_words TAG STATE: what must be gone after that fleet's stop, as words for leaks():
@@ -172,7 +172,9 @@ watch_words() {
 }
 
 # leaks ALLOW_RUN_NETNS TAG STATE WORD...: one line per leftover of that fleet; empty = clean.
-# ALLOW_RUN_NETNS=1: the /run/netns mount point may stay (another fleet still uses it).
+# ALLOW_RUN_NETNS=1: the /run/netns mount point may stay (another fleet still uses it). It may
+# also stay while any namespace is left in it: ours are reported by name below, so those are
+# someone else's (a fleet started beside this run).
 leaks() {
   local allow_run_netns=$1 tag=$2 state=$3 p st pidns netns mntns w
   shift 3
@@ -185,7 +187,11 @@ leaks() {
   done
   awk -v s="$state/" -v n="/run/netns/$tag-" '$2 == "/run/netns" || index($2, n) == 1 ||
     index($2, s) == 1 || index($4, s) > 0 {print "mount: " $0}' /proc/mounts |
-    if ((run_netns_was_mount || allow_run_netns)); then grep -v ' /run/netns ' || true; else cat; fi
+    if ((run_netns_was_mount || allow_run_netns)) || [[ -n $(ls -A /run/netns 2>/dev/null) ]]; then
+      grep -v ' /run/netns ' || true
+    else
+      cat
+    fi
   ip netns list 2>/dev/null | awk -v t="$tag-" 'index($1, t) == 1 {print "netns: " $1}'
   ip -o link show 2>/dev/null | awk -F': ' -v t="$tag-" 'index($2, t) == 1 {print "link: " $2}'
   [[ ! -e "$state" ]] || echo "state dir: $state"
@@ -221,9 +227,7 @@ all_alive() {
 
 # --- a second fleet beside this one ------------------------------------------------------------
 P1=$PEER_NET.11 P2=$PEER_NET.12
-PKH=$PEER_STATE/known_hosts
-peer_ssh=(ssh -F /dev/null -i "$PEER_STATE/id_ed25519" -o IdentitiesOnly=yes -o BatchMode=yes
-  -o StrictHostKeyChecking=yes -o ConnectTimeout=5 -o LogLevel=ERROR)
+peer_ssh=(ssh -F "$PEER_STATE/ssh_config")
 mapfile -t watch < <(watch_words "$STATE")
 # A process a test might leave in a host netns from the root pid namespace: the other fleet's
 # stop must leave it alone, this fleet's stop must kill it.
@@ -255,15 +259,15 @@ check "fleet $PEER: config.json names $P1, $P2" bash -c \
 check "fleet $PEER: status all up" peer status
 check "fleet $ID: status all up beside fleet $PEER" "$FLEET" status
 for a in "$P1" "$P2"; do
-  check "fleet $PEER: ssh root@$a with pinned key" "${peer_ssh[@]}" -o "UserKnownHostsFile=$PKH" "root@$a" true
+  check "fleet $PEER: ssh root@$a with pinned key" "${peer_ssh[@]}" "root@$a" true
 done
 for a in "$A1" "$A2"; do
   check "fleet $ID: ssh root@$a with pinned key beside fleet $PEER" \
-    "${ssh_base[@]}" -o "UserKnownHostsFile=$KH" "root@$a" true
+    "${ssh_base[@]}" "root@$a" true
 done
 check "fleet $PEER: ssh deploy@$P1 + passwordless sudo" \
-  "${peer_ssh[@]}" -o "UserKnownHostsFile=$PKH" "deploy@$P1" 'sudo -n true'
-out=$("${peer_ssh[@]}" -o "UserKnownHostsFile=$PKH" "root@$A1" 'echo REACHED' 2>&1 || true)
+  "${peer_ssh[@]}" "deploy@$P1" 'sudo -n true'
+out=$("${peer_ssh[@]}" "root@$A1" 'echo REACHED' 2>&1 || true)
 if [[ "$out" == *"Host key verification failed"* && "$out" != *REACHED* ]]; then
   ok "fleet $PEER's known_hosts does not vouch for fleet $ID's sync-1"
 else
@@ -286,19 +290,18 @@ check_not "fleet $ID host has no route to fleet $PEER" "$FLEET" exec sync-1 ip r
 check_not "start refuses fleet $PEER while it runs" peer start 1
 check "fleet $PEER still up after the refused start" peer status
 peer down sync-1 >/dev/null 2>&1
-check_not "fleet $PEER: sync-1 unreachable while down" timeout 15 "${peer_ssh[@]}" -o ConnectTimeout=3 \
-  -o "UserKnownHostsFile=$PKH" "root@$P1" true
+check_not "fleet $PEER: sync-1 unreachable while down" timeout 15 "${peer_ssh[@]}" -o ConnectTimeout=3 "root@$P1" true
 check "fleet $ID: sync-1 unaffected by fleet $PEER's sync-1 down" \
-  "${ssh_base[@]}" -o "UserKnownHostsFile=$KH" "root@$A1" true
+  "${ssh_base[@]}" "root@$A1" true
 peer up sync-1 >/dev/null 2>&1
-check "fleet $PEER: sync-1 reachable again after up" "${peer_ssh[@]}" -o "UserKnownHostsFile=$PKH" "root@$P1" true
+check "fleet $PEER: sync-1 reachable again after up" "${peer_ssh[@]}" "root@$P1" true
 peer freeze sync-2 >/dev/null 2>&1
 check "fleet $ID: sync-2 answers while fleet $PEER's sync-2 is frozen" \
-  "${ssh_base[@]}" -o "UserKnownHostsFile=$KH" "root@$A2" true
+  "${ssh_base[@]}" "root@$A2" true
 check "fleet $PEER: status reports sync-2 frozen" bash -c \
   "SYNC_FLEET_ID=$PEER SYNC_FLEET_STATE=$PEER_STATE '$FLEET' status | grep -q 'sync-2.*frozen'"
 peer thaw sync-2 >/dev/null 2>&1
-check "fleet $PEER: sync-2 answers after thaw" "${peer_ssh[@]}" -o "UserKnownHostsFile=$PKH" "root@$P2" true
+check "fleet $PEER: sync-2 answers after thaw" "${peer_ssh[@]}" "root@$P2" true
 
 # Stop the second fleet: it must leave nothing, and take nothing of the first with it.
 peer_watch=()
@@ -321,7 +324,7 @@ check "fleet $ID: netns, veths, bridge survived fleet $PEER's stop" bash -c \
 check "fleet $ID: status all up after fleet $PEER's stop" "$FLEET" status
 for a in "$A1" "$A2"; do
   check "fleet $ID: ssh root@$a with pinned key after fleet $PEER's stop" \
-    "${ssh_base[@]}" -o "UserKnownHostsFile=$KH" "root@$a" true
+    "${ssh_base[@]}" "root@$a" true
 done
 check "fleet $ID: HTTP :80 on $A1 after fleet $PEER's stop" \
   bash -c "curl -fsS --noproxy '*' -m 5 http://$A1/ | grep -q 'Apache2 Debian Default Page'"

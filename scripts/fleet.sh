@@ -99,11 +99,19 @@ take_lock() {
   flock -w 120 8 || die "another fleet start/stop holds $LOCK"
 }
 
-ssh_opts() {
-  printf '%s\n' -F /dev/null -i "$STATE/id_ed25519" \
-    -o IdentitiesOnly=yes -o BatchMode=yes \
-    -o StrictHostKeyChecking=yes -o "UserKnownHostsFile=$STATE/known_hosts" \
-    -o ConnectTimeout=3 -o LogLevel=ERROR
+# The one set of SSH options for fleet hosts: `ssh -F $STATE/ssh_config` here, in the selftest and
+# in the fleet harness (test/fleet/hostHarness.ts). The fleet key, the pinned host keys, no prompt,
+# nothing from ~/.ssh. An alias per host (sync-1 …) for people; options given with -o win over it.
+write_ssh_config() { # N
+  local n=$1 i
+  {
+    for ((i = 1; i <= n; i++)); do
+      printf 'Host sync-%s\n  HostName %s\n  User root\n\n' "$i" "$(host_addr "$i")"
+    done
+    printf 'Host *\n  IdentityFile %s\n  IdentitiesOnly yes\n  BatchMode yes\n' "$STATE/id_ed25519"
+    printf '  StrictHostKeyChecking yes\n  UserKnownHostsFile %s\n' "$STATE/known_hosts"
+    printf '  ConnectTimeout 5\n  LogLevel ERROR\n'
+  } >"$STATE/ssh_config"
 }
 
 # --- host bookkeeping -------------------------------------------------------------------------
@@ -198,11 +206,10 @@ launch_host() { # i rootfs
 }
 
 wait_host() { # name deadline -> 0 when SSH (pinned key) and HTTP answer
-  local name=$1 deadline=$2 addr opts
+  local name=$1 deadline=$2 addr
   addr=$(<"$STATE/hosts/$name/address")
-  mapfile -t opts < <(ssh_opts)
   while :; do
-    if ssh "${opts[@]}" -o ConnectTimeout=2 "root@$addr" true 2>/dev/null &&
+    if ssh -F "$STATE/ssh_config" -o ConnectTimeout=2 "root@$addr" true 2>/dev/null &&
       curl -fsS --noproxy '*' -m 2 -o /dev/null "http://$addr/" 2>/dev/null; then
       return 0
     fi
@@ -223,14 +230,6 @@ wait_host() { # name deadline -> 0 when SSH (pinned key) and HTTP answer
 write_configs() {
   cmd_config >"$STATE/config.json"
   cmd_config --yaml >"$STATE/config.yaml"
-  {
-    local name
-    for name in $(host_names); do
-      printf 'Host %s\n  HostName %s\n  User root\n  IdentityFile %s\n  IdentitiesOnly yes\n' \
-        "$name" "$(<"$STATE/hosts/$name/address")" "$STATE/id_ed25519"
-      printf '  StrictHostKeyChecking yes\n  UserKnownHostsFile %s\n\n' "$STATE/known_hosts"
-    done
-  } >"$STATE/ssh_config"
 }
 
 START_OK=0
@@ -268,6 +267,7 @@ cmd_start() {
   printf '%s\n' "$rootfs" >"$STATE/rootfs"
   ssh-keygen -q -t ed25519 -N '' -C "sync-fleet-client" -f "$STATE/id_ed25519"
   : >"$STATE/known_hosts"
+  write_ssh_config "$n"
   setup_bridge
   for ((i = 1; i <= n; i++)); do
     prepare_host "$i"
@@ -443,8 +443,8 @@ cmd_config() {
     printf '{"name":"%s","host":"%s","port":22,"user":"%s","hostKey":"%s"}' \
       "$name" "$(<"$STATE/hosts/$name/address")" "$user" "$(host_key "$name")"
   done
-  printf '],"sshPrivateKeyPath":"%s","knownHostsPath":"%s"}\n' \
-    "$STATE/id_ed25519" "$STATE/known_hosts"
+  printf '],"sshPrivateKeyPath":"%s","knownHostsPath":"%s","sshConfigPath":"%s"}\n' \
+    "$STATE/id_ed25519" "$STATE/known_hosts" "$STATE/ssh_config"
 }
 
 cmd_status() {
@@ -491,11 +491,10 @@ cmd_exec() {
 }
 
 cmd_ssh() {
-  local name=${1:?usage: ssh NAME [CMD...]} opts
+  local name=${1:?usage: ssh NAME [CMD...]}
   shift
   host_index "$name" >/dev/null
-  mapfile -t opts < <(ssh_opts)
-  exec ssh "${opts[@]}" "root@$(<"$STATE/hosts/$name/address")" "$@"
+  exec ssh -F "$STATE/ssh_config" "root@$(<"$STATE/hosts/$name/address")" "$@"
 }
 
 # A new, bare machine behind the same name and address: the host is killed, its overlay's upper

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # The runtime step's program, read by `bash -s sync-runtime <hash> <deploy-user> <processes>
-# <threads>` from stdin. This file comes first; then, for every script of components/remote/,
+# <threads>` from stdin. layout.sh comes first (SYNC_ROOT, SYNC_SCRIPTS), then this file; then, for
+# every script of components/remote/,
 # `sync_put <name> <<'SYNC_EOF_<hash>'` with the file as a quoted here-document; then
 # `sync_finish "$@"`. Together they install the scripts content-addressed at
 # /var/sync/scripts/<hash>/ (root:root, dirs 0755, files 0644, `.complete` written last; built in a
@@ -9,11 +10,11 @@
 # components/remoteCommand.ts computes it. Every other step then runs a short command,
 # `bash /var/sync/scripts/<hash>/<script>.sh 'arg'…`.
 set -euo pipefail
+# SYNC_ROOT and SYNC_SCRIPTS come from layout.sh, which the program carries before this file.
 shopt -s nullglob
 umask 022
 export LC_ALL=C
 
-sync_scripts_root=/var/sync/scripts
 sync_stage=""
 
 sync_die() {
@@ -26,8 +27,8 @@ sync_die() {
     sync_die "usage: bash -s sync-runtime <hash> <deploy-user> <processes> <threads> <program"
 [[ $2 =~ ^[0-9a-f]{16}$ ]] || sync_die "bad scripts hash '$2'"
 [[ $(id -u) -eq 0 ]] || sync_die "must run as root (connect as root or as a user with passwordless sudo)"
-install -d -m 0755 -o root -g root /var/sync "$sync_scripts_root"
-sync_stage=$(mktemp -d "$sync_scripts_root/.new.XXXXXX")
+install -d -m 0755 -o root -g root "$SYNC_ROOT" "$SYNC_SCRIPTS"
+sync_stage=$(mktemp -d "$SYNC_SCRIPTS/.new.XXXXXX")
 chmod 0755 "$sync_stage"
 
 # One script, from the here-document on stdin.
@@ -40,7 +41,7 @@ sync_put() {
 # Check the hash, move the scripts into place, run runtime.sh from there.
 sync_finish() {
     local hash=$2 target actual
-    target=$sync_scripts_root/$hash
+    target=$SYNC_SCRIPTS/$hash
     [[ -f $sync_stage/runtime.sh && -f $sync_stage/lib.sh ]] || sync_die "the program did not carry runtime.sh and lib.sh"
     actual=$(cd "$sync_stage" && sha256sum -- * | sha256sum | cut -c1-16) || sync_die "could not hash the scripts"
     [[ $actual == "$hash" ]] || sync_die "the scripts arrived with hash $actual, expected $hash"
@@ -55,7 +56,7 @@ sync_finish() {
             [[ -f $target/.complete ]] || sync_die "could not move the scripts to $target"
             rm -rf "$sync_stage"
         fi
-        sync "$sync_scripts_root"
+        sync "$SYNC_SCRIPTS"
     fi
     sync_stage=""
     exec bash "$target/runtime.sh" "$3" "$4" "$5" </dev/null

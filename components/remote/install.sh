@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # ReleaseInstall: install a release and make the host serve it.
 #   usage: install.sh <version> <sdist-sha256> <bundle-sha256> <keep-releases>
-# Expects the release bundle (one uncompressed tar: SHA256SUMS, WeaveServer-<version>.tar.gz and
-# wheelhouse/*) at dist/incoming/WeaveServer-<version>.release.tar, uploaded by the stack.
+# Expects the release bundle (layout.sh: one uncompressed tar of SHA256SUMS,
+# WeaveServer-<version>.tar.gz and wheelhouse/*) at dist/incoming/WeaveServer-<version>.release.tar,
+# uploaded by the stack.
 # stdout: one line, the version the host serves at the end of the run (read from the host);
 # everything else goes to stderr, and a failure ends with the `die` message.
 # Any failure before the switch leaves the host exactly as it was; a failure after it switches
@@ -18,7 +19,7 @@ expected_bundle_sha=${3:-}
 keep=${4:-}
 # The stack validated these already; re-check because this script also runs by hand.
 [[ $# -eq 4 ]] || die "usage: install.sh <version> <sdist-sha256> <bundle-sha256> <keep-releases>"
-[[ $version =~ $VERSION_RE ]] || die "bad version '$version'"
+[[ $version =~ $SYNC_VERSION_RE ]] || die "bad version '$version'"
 [[ $expected_sha =~ ^[0-9a-f]{64}$ ]] || die "bad sdist sha256 '$expected_sha'"
 [[ $expected_bundle_sha =~ ^[0-9a-f]{64}$ ]] || die "bad bundle sha256 '$expected_bundle_sha'"
 [[ $keep =~ ^[0-9]{1,3}$ && $keep -ge 2 ]] || die "keep releases must be 2 or more, got '$keep'"
@@ -27,7 +28,9 @@ require_root
 with_lock "$@"
 
 release="$SYNC_ROOT/releases/$version"
-bundle="$SYNC_INCOMING/WeaveServer-$version.release.tar"
+bundle="$SYNC_INCOMING/$SYNC_RELEASE_PREFIX$version$SYNC_BUNDLE_SUFFIX"
+# The sdist, in the bundle and (uploads of earlier versions of this stack) in SYNC_INCOMING.
+sdist_name="$SYNC_RELEASE_PREFIX$version$SYNC_SDIST_SUFFIX"
 work=""
 BUILD_HOME=""
 
@@ -58,7 +61,7 @@ check_recorded_sha() {
     recorded=$(cat "$release/.sdist-sha256" 2>/dev/null || true)
     if [[ -z $recorded ]]; then
         # Built before the sha256 was recorded: the sdist it was verified against is still kept.
-        legacy="$SYNC_INCOMING/WeaveServer-$version.tar.gz"
+        legacy="$SYNC_INCOMING/$sdist_name"
         if [[ -f $legacy && $(sha256sum <"$legacy" | cut -d' ' -f1) == "$expected_sha" ]]; then
             write_file "$release/.sdist-sha256" "$expected_sha"
             return 0
@@ -90,34 +93,34 @@ receive_bundle() {
     local name sdist_seen=""
     while IFS= read -r name; do
         case $name in
-            SHA256SUMS) ;;
-            "WeaveServer-$version.tar.gz") sdist_seen=yes ;;
+            "$SYNC_BUNDLE_SUMS") ;;
+            "$sdist_name") sdist_seen=yes ;;
             *)
-                [[ $name =~ ^wheelhouse/[A-Za-z0-9_][A-Za-z0-9_.+-]{0,199}$ ]] ||
+                [[ $name =~ ^$SYNC_BUNDLE_WHEELS/[A-Za-z0-9_][A-Za-z0-9_.+-]{0,199}$ ]] ||
                     die "$bundle holds an unexpected member '$(printable "$name" 120)'; host unchanged"
                 ;;
         esac
     done <<<"$names"
-    [[ -n $sdist_seen ]] || die "$bundle does not hold WeaveServer-$version.tar.gz; host unchanged"
+    [[ -n $sdist_seen ]] || die "$bundle does not hold $sdist_name; host unchanged"
     [[ $(sort <<<"$names" | uniq -d) == "" ]] || die "$bundle holds a member twice; host unchanged"
 
     mkdir "$work/x"
     tar -x --no-same-owner --no-same-permissions -f "$work/bundle.tar" -C "$work/x" ||
         die "could not unpack $bundle (disk full?); host unchanged"
     rm -f "$work/bundle.tar"
-    [[ -f $work/x/SHA256SUMS ]] || die "$bundle has no SHA256SUMS; host unchanged"
-    listed=$(cut -c67- "$work/x/SHA256SUMS" | sort)
-    present=$(grep -vx SHA256SUMS <<<"$names" | sort)
-    [[ $listed == "$present" ]] || die "SHA256SUMS of $bundle does not list exactly its members; host unchanged"
-    (cd "$work/x" && sha256sum --strict --quiet -c SHA256SUMS >&2) ||
-        die "$bundle does not match its SHA256SUMS; host unchanged"
-    sdist="$work/x/WeaveServer-$version.tar.gz"
-    wheelhouse="$work/x/wheelhouse"
+    [[ -f $work/x/$SYNC_BUNDLE_SUMS ]] || die "$bundle has no $SYNC_BUNDLE_SUMS; host unchanged"
+    listed=$(cut -c67- "$work/x/$SYNC_BUNDLE_SUMS" | sort)
+    present=$(grep -vxF "$SYNC_BUNDLE_SUMS" <<<"$names" | sort)
+    [[ $listed == "$present" ]] || die "$SYNC_BUNDLE_SUMS of $bundle does not list exactly its members; host unchanged"
+    (cd "$work/x" && sha256sum --strict --quiet -c "$SYNC_BUNDLE_SUMS" >&2) ||
+        die "$bundle does not match its $SYNC_BUNDLE_SUMS; host unchanged"
+    sdist="$work/x/$sdist_name"
+    wheelhouse="$work/x/$SYNC_BUNDLE_WHEELS"
     sdist_sha=$(sha256sum <"$sdist" | cut -d' ' -f1)
     [[ $sdist_sha == "$expected_sha" ]] ||
         die "the sdist in $bundle has sha256 $sdist_sha, expected $expected_sha; host unchanged"
     if ! gzip -t "$sdist" 2>/dev/null || ! tar -tzf "$sdist" >/dev/null 2>&1; then
-        die "WeaveServer-$version.tar.gz is not a readable tar.gz; host unchanged"
+        die "$sdist_name is not a readable tar.gz; host unchanged"
     fi
     # Readable (not writable) by the build user.
     mkdir -p "$wheelhouse"
@@ -201,13 +204,13 @@ prune() {
     for old in "$SYNC_INCOMING"/*; do
         name=${old##*/}
         case $name in
-            WeaveServer-*.release.tar)
-                upload_version=${name#WeaveServer-}
-                upload_version=${upload_version%.release.tar}
+            "$SYNC_RELEASE_PREFIX"*"$SYNC_BUNDLE_SUFFIX")
+                upload_version=${name#"$SYNC_RELEASE_PREFIX"}
+                upload_version=${upload_version%"$SYNC_BUNDLE_SUFFIX"}
                 [[ $upload_version == "$version" || $upload_version == "$current" || $upload_version == "$previous" ]] &&
                     continue
                 ;;
-            WeaveServer-*.tar.gz | wheelhouse-*) ;; # uploads of earlier versions of this stack
+            "$SYNC_RELEASE_PREFIX"*"$SYNC_SDIST_SUFFIX" | wheelhouse-*) ;; # uploads of earlier versions of this stack
             *) continue ;;
         esac
         log "pruning upload $name"

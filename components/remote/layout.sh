@@ -1,12 +1,26 @@
 # shellcheck shell=bash
-# The constants are used by the scripts that source lib.sh.
+# The constants are used by the scripts that source lib.sh, and by bootstrap.sh.
 # shellcheck disable=SC2034
-# The host layout the stack must know too, in one place: lib.sh sources this file, and
-# components/remoteCommand.ts reads it (parseLayout). Only `readonly NAME=value` lines, comments and
-# blank lines; a value is a plain or double-quoted word that may name an earlier one as $NAME.
+# The host contract the stack must know too, in one place: lib.sh sources this file, the runtime
+# step's program carries it before bootstrap.sh, and components/hostLayout.ts reads it (parseLayout).
+# Only `readonly NAME=value` lines, comments and blank lines; a value is a plain or double-quoted
+# word that may name an earlier one as $NAME, or a single-quoted literal.
 readonly SYNC_ROOT=/var/sync
 # The scripts, one directory per hash.
 readonly SYNC_SCRIPTS="$SYNC_ROOT/scripts"
 readonly SYNC_DIST="$SYNC_ROOT/dist"
 # Where the stack uploads release bundles.
 readonly SYNC_INCOMING="$SYNC_DIST/incoming"
+# A release's files: the sdist <prefix><version><sdist suffix> (as setuptools names it) and the
+# bundle the stack uploads, <prefix><version><bundle suffix>: one uncompressed tar holding the
+# sdist, <wheels>/* and <sums> (sha256sum lines for every other member).
+readonly SYNC_RELEASE_PREFIX=WeaveServer-
+readonly SYNC_SDIST_SUFFIX=.tar.gz
+readonly SYNC_BUNDLE_SUFFIX=.release.tar
+readonly SYNC_BUNDLE_SUMS=SHA256SUMS
+readonly SYNC_BUNDLE_WHEELS=wheelhouse
+# A release version: what the stack's config accepts (before PEP 440 parsing) and what install.sh
+# takes as an argument. Read by bash's =~ and by JavaScript alike.
+readonly SYNC_VERSION_RE='^[0-9][0-9a-z.]{0,63}$'
+# mod_wsgi daemon processes, and threads per process: what runtime.sh takes.
+readonly SYNC_WSGI_COUNT_RE='^[1-9][0-9]?$'

@@ -14,7 +14,7 @@ export LC_ALL=C
 # This script's directory, absolute (install.sh changes to /): the Python helpers live beside it.
 SYNC_SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly SYNC_SCRIPT_DIR
-# SYNC_ROOT, SYNC_SCRIPTS, SYNC_DIST, SYNC_INCOMING: the layout the stack knows too.
+# SYNC_ROOT, SYNC_INCOMING, SYNC_VERSION_RE, …: the host contract the stack knows too.
 # shellcheck source=components/remote/layout.sh
 source "$SYNC_SCRIPT_DIR/layout.sh"
 readonly SYNC_USER=sync
@@ -33,7 +33,6 @@ readonly SYNC_SWITCHING="$SYNC_ROOT/.switching"
 readonly SYNC_TOOLS="$SYNC_ROOT/tools"
 readonly SYNC_HEALTH_URL=http://127.0.0.1
 readonly MOD_WSGI=/usr/lib/apache2/modules/mod_wsgi.so
-readonly VERSION_RE='^[0-9][0-9a-z.]{0,63}$'
 # How long a deploy waits for another one on the same host before giving up.
 SYNC_LOCK_WAIT=${SYNC_LOCK_WAIT:-120}
 # How long a reloaded host has to serve the expected version.
@@ -480,7 +479,7 @@ recover_switch() {
     local from="" to="" rest="" now
     read -r from to rest <"$SYNC_SWITCHING" || true
     now=$(current_version)
-    if [[ ! $from =~ $VERSION_RE && $from != none ]] || [[ ! $to =~ $VERSION_RE ]]; then
+    if [[ ! $from =~ $SYNC_VERSION_RE && $from != none ]] || [[ ! $to =~ $SYNC_VERSION_RE ]]; then
         log "ignoring an unreadable $SYNC_SWITCHING"
         rm -f "$SYNC_SWITCHING"
         return 0

@@ -20,7 +20,7 @@ processes=${2:-}
 threads=${3:-}
 [[ $# -eq 3 ]] || die "usage: runtime.sh <deploy-user> <wsgi-processes> <wsgi-threads>"
 [[ $deploy_user =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || die "bad deploy user '$deploy_user'"
-[[ $processes =~ ^[1-9][0-9]?$ && $threads =~ ^[1-9][0-9]?$ ]] || die "bad process/thread counts"
+[[ $processes =~ $SYNC_WSGI_COUNT_RE && $threads =~ $SYNC_WSGI_COUNT_RE ]] || die "bad process/thread counts"
 
 require_root
 install -d -m 0755 -o root -g root "$SYNC_ROOT"

@@ -33,6 +33,8 @@ export interface FleetConfig {
     servers: FleetServer[];
     sshPrivateKeyPath: string;
     knownHostsPath: string;
+    /** The one set of SSH options for the fleet's hosts (`ssh -F <this>`). */
+    sshConfigPath: string;
 }
 
 /** Where the engine lives: the cache of scripts/build-engine.sh, per pinned CLI version. */
@@ -73,6 +75,9 @@ export function loadFleet(fleetState: string): FleetConfig {
         throw new Error(`${file} is missing: no local fleet is running (scripts/fleet.sh start 3)`);
     }
     const fleet = JSON.parse(fs.readFileSync(file, "utf8")) as FleetConfig;
+    if (!fleet.sshConfigPath) {
+        throw new Error(`${file} was written by an older scripts/fleet.sh: stop and start the fleet again`);
+    }
     for (const server of fleet.servers) {
         // Only hosts inside the fleet's own namespaces are ever targets.
         if (!FLEET_ADDRESS.test(server.host)) {

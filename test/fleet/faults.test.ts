@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ReleaseArtifact } from "../../components/artifacts";
-import { bundleRemotePath } from "../../components/remoteCommand";
+import { bundleRemotePath } from "../../components/hostLayout";
 import { bootstrap, brokenRelease, buildReleases, Host, hosts, release, run, RunResult } from "./hostHarness";
 
 let dir: string;

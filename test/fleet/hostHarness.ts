@@ -15,11 +15,12 @@ import {
     fleetStateDir,
     loadFleet as loadLocalFleet,
 } from "../../scripts/lib/localStack";
+import { bundleRemotePath } from "../../components/hostLayout";
 import {
-    bundleRemotePath,
     renderIniCommand,
     renderInstallCommand,
     renderRuntimeStep,
+    WSGI_DAEMONS,
     RemoteCommandOptions,
     shellQuote,
 } from "../../components/remoteCommand";
@@ -119,28 +120,13 @@ export function brokenRelease(dir: string, version: string): ReleaseArtifact {
     );
 }
 
-/** The options of every ssh and sftp connection to a fleet host: fleet key, pinned host key, no config. */
+/**
+ * The options of every ssh and sftp connection to a fleet host: the fleet's own ssh_config (fleet
+ * key, pinned host keys, no prompt, nothing from ~/.ssh; scripts/fleet.sh write_ssh_config), with
+ * the known_hosts file a test chooses and the server's port.
+ */
 export function sshOptions(fleet: FleetConfig, server: FleetServer, knownHosts: string): string[] {
-    return [
-        "-F",
-        "/dev/null",
-        "-i",
-        fleet.sshPrivateKeyPath,
-        "-o",
-        "IdentitiesOnly=yes",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "StrictHostKeyChecking=yes",
-        "-o",
-        `UserKnownHostsFile=${knownHosts}`,
-        "-o",
-        "ConnectTimeout=5",
-        "-o",
-        "LogLevel=ERROR",
-        "-o",
-        `Port=${server.port}`,
-    ];
+    return ["-F", fleet.sshConfigPath, "-o", `UserKnownHostsFile=${knownHosts}`, "-o", `Port=${server.port}`];
 }
 
 export class Host {
@@ -215,7 +201,7 @@ export class Host {
     }
 
     /** The stack's runtime step: its command line, the scripts on stdin. */
-    runtime(processes = 2, threads = 15): Promise<RunResult> {
+    runtime(processes: number = WSGI_DAEMONS.processes, threads: number = WSGI_DAEMONS.threads): Promise<RunResult> {
         const step = renderRuntimeStep(this.server.user, processes, threads, this.options(300));
         return this.ssh(step.command, { stdin: step.stdin });
     }

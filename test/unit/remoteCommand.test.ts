@@ -3,12 +3,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ReleaseArtifact } from "../../components/artifacts";
+import { bundleRemotePath } from "../../components/hostLayout";
 import {
-    bundleRemotePath,
-    hostPath,
     hostScripts,
     hostScriptsHash,
-    parseLayout,
     renderBootstrapProgram,
     renderIniCommand,
     renderInstallCommand,
@@ -102,86 +100,16 @@ describe("the scripts' hash", () => {
     });
 });
 
-describe("parseLayout / hostPath: the host layout, owned by the scripts", () => {
-    const layoutFile = path.join(REMOTE, "layout.sh");
-
-    /** What bash itself makes of a layout file: every constant it sets, sourced the way lib.sh does. */
-    function bashValues(file: string, names: string[]): Record<string, string> {
-        const out = execFileSync(
-            "bash",
-            ["-c", 'set -eu; source "$1"; shift; for n; do printf "%s=%s\\n" "$n" "${!n}"; done', "-", file, ...names],
-            { encoding: "utf8" },
-        );
-        return Object.fromEntries(
-            out
-                .trimEnd()
-                .split("\n")
-                .map((line) => line.split(/=(.*)/s).slice(0, 2)),
-        );
-    }
-
-    test("reads layout.sh exactly as bash does", () => {
-        const parsed = parseLayout(fs.readFileSync(layoutFile, "utf8"));
-        expect(Object.keys(parsed)).toEqual(["SYNC_ROOT", "SYNC_SCRIPTS", "SYNC_DIST", "SYNC_INCOMING"]);
-        expect(bashValues(layoutFile, Object.keys(parsed))).toEqual(parsed);
-    });
-
-    test("the paths the stack uses come from it", () => {
-        expect(hostPath("SYNC_SCRIPTS")).toBe("/var/sync/scripts");
-        expect(hostPath("SYNC_INCOMING")).toBe("/var/sync/dist/incoming");
-        expect(bundleRemotePath("1.1.4")).toBe(`${hostPath("SYNC_INCOMING")}/WeaveServer-1.1.4.release.tar`);
-        expect(() => hostPath("NO_SUCH_PATH")).toThrow(/does not set NO_SUCH_PATH/);
-        expect(() => hostPath("constructor")).toThrow(/does not set constructor/);
-    });
-
-    test("plain and quoted words, $NAME and ${NAME}, comments and blanks", () => {
-        const text = [
-            "# shellcheck shell=bash",
-            "",
-            "readonly A=/a",
-            'readonly B="$A/b"',
-            "readonly C=${B}/c-1.x",
-            "  readonly D=$C",
-        ].join("\n");
-        const parsed = parseLayout(text);
-        expect(parsed).toEqual({ A: "/a", B: "/a/b", C: "/a/b/c-1.x", D: "/a/b/c-1.x" });
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "layout-"));
-        try {
-            fs.writeFileSync(path.join(dir, "layout.sh"), text);
-            expect(bashValues(path.join(dir, "layout.sh"), Object.keys(parsed))).toEqual(parsed);
-        } finally {
-            fs.rmSync(dir, { recursive: true, force: true });
-        }
-    });
-
-    test.each([
-        ["a command", "echo hi"],
-        ["not readonly", "A=/a"],
-        ["a command substitution", 'readonly A="$(id)"'],
-        ["backquotes", "readonly A=`id`"],
-        ["single quotes", "readonly A='/a'"],
-        ["a space", 'readonly A="/a b"'],
-        ["a glob", "readonly A=/a/*"],
-        ["a tilde", "readonly A=~/a"],
-        ["a trailing comment", "readonly A=/a # x"],
-        ["an unknown name", "readonly A=$B/a"],
-        ["a name run on", "readonly A=/a\nreadonly B=$Ab"],
-        ["a default expansion", "readonly A=${B:-/a}"],
-        ["a second setting", "readonly A=/a\nreadonly A=/b"],
-        ["a name of the prototype", "readonly A=$constructor"],
-    ])("refuses %s", (_label, text) => {
-        expect(() => parseLayout(text)).toThrow(/layout line/);
-    });
-});
-
 describe("renderRuntimeStep", () => {
     test("one short line; the scripts travel on stdin", () => {
         const step = renderRuntimeStep("deploy", 2, 15, { user: "deploy", timeoutSeconds: 300 });
         expect(step.command).toBe(
             `sudo -n timeout --kill-after=10 300 bash -s sync-runtime '${hostScriptsHash()}' 'deploy' '2' '15'`,
         );
+        // the layout first, so the bootstrap knows the paths the scripts use
+        const layout = fs.readFileSync(path.join(REMOTE, "layout.sh"), "utf8");
         const bootstrap = fs.readFileSync(path.join(REMOTE, "bootstrap.sh"), "utf8");
-        expect(step.stdin.startsWith(bootstrap)).toBe(true);
+        expect(step.stdin.startsWith(layout + bootstrap)).toBe(true);
         const terminator = `SYNC_EOF_${hostScriptsHash()}`;
         for (const s of hostScripts()) {
             expect(step.stdin).toContain(`sync_put ${s.name} <<'${terminator}'\n${s.content}${terminator}\n`);
@@ -209,6 +137,16 @@ describe("renderRuntimeStep", () => {
         const step = renderRuntimeStep("x'; touch /tmp/p #", 2, 15, { user: "root", timeoutSeconds: 60 });
         expect(step.command).toBe(
             `timeout --kill-after=10 60 bash -s sync-runtime '${hostScriptsHash()}' 'x'\\''; touch /tmp/p #' '2' '15'`,
+        );
+    });
+
+    test.each([
+        [0, 15, "wsgiProcesses must be a whole number matching ^[1-9][0-9]?$, got 0"],
+        [2, 100, "wsgiThreads must be a whole number matching ^[1-9][0-9]?$, got 100"],
+        [1.5, 15, "wsgiProcesses must be a whole number matching ^[1-9][0-9]?$, got 1.5"],
+    ])("WSGI counts %p × %p are refused with runtime.sh's own pattern", (processes, threads, message) => {
+        expect(() => renderRuntimeStep("root", processes, threads, { user: "root", timeoutSeconds: 60 })).toThrow(
+            message,
         );
     });
 
