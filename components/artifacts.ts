@@ -178,23 +178,51 @@ function sha256sums(members: BundleMember[]): string {
         .join("");
 }
 
-/** Write data to <dir>/<sha256>.tar unless it is there already (temp file + rename). */
+/** Bundles no run has written or used for this long are removed (a run rebuilds any it needs). */
+export const BUNDLE_MAX_AGE_DAYS = 7;
+const BUNDLE_FILE = /^[0-9a-f]{64}\.tar$/;
+
+/**
+ * Write data to <dir>/<sha256>.tar unless it is there already (temp file + rename); either way its
+ * mtime says it was used now. Bundles are deterministic, so removing old ones loses nothing: a run
+ * that needs one again writes the same bytes under the same name.
+ */
 function writeContentAddressed(data: Buffer): { file: string; sha256: string } {
     const digest = sha256(data);
     const dir = bundleDir();
     const file = path.join(dir, `${digest}.tar`);
     fs.mkdirSync(dir, { recursive: true });
     if (fs.existsSync(file) && sha256(fs.readFileSync(file)) === digest) {
-        return { file, sha256: digest };
+        const now = new Date();
+        fs.utimesSync(file, now, now);
+    } else {
+        const tmp = path.join(dir, `.${digest}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp`);
+        try {
+            fs.writeFileSync(tmp, data, { mode: 0o644 });
+            fs.renameSync(tmp, file);
+        } finally {
+            fs.rmSync(tmp, { force: true });
+        }
     }
-    const tmp = path.join(dir, `.${digest}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp`);
-    try {
-        fs.writeFileSync(tmp, data, { mode: 0o644 });
-        fs.renameSync(tmp, file);
-    } finally {
-        fs.rmSync(tmp, { force: true });
-    }
+    pruneBundles(dir, Date.now() - BUNDLE_MAX_AGE_DAYS * 86_400_000);
     return { file, sha256: digest };
+}
+
+/** Remove the bundles of <dir> last used before `before` (ms since the epoch); nothing else. */
+export function pruneBundles(dir: string, before: number): string[] {
+    const removed: string[] = [];
+    for (const name of fs.readdirSync(dir).filter((n) => BUNDLE_FILE.test(n))) {
+        const file = path.join(dir, name);
+        try {
+            if (fs.statSync(file).mtimeMs < before) {
+                fs.rmSync(file, { force: true });
+                removed.push(name);
+            }
+        } catch {
+            // another run removed or replaced it meanwhile
+        }
+    }
+    return removed;
 }
 
 /**

@@ -43,28 +43,15 @@ mark_applied() {
 # A release switch cut off before its health check is finished or undone first.
 recover_switch
 
-have_old=""
-old=""
-state=$(written_state "$tmp" "$SYNC_INI" "$SYNC_INI_APPLIED" "$new_sha")
-if [[ $state == applied ]]; then
-    log "$SYNC_INI unchanged"
-    exit 0
-elif [[ $state == unconfirmed ]]; then
-    log "$SYNC_INI holds these settings already, but they were never confirmed applied (an interrupted write?): applying them"
-else
+state=$(written_state "$SYNC_INI" "$tmp" "$SYNC_INI" "$SYNC_INI_APPLIED" "$new_sha")
+[[ $state != applied ]] || exit 0
+if [[ $state == changed ]]; then
     # The new settings take effect by a reload; with a broken Apache config that reload is refused,
     # so refuse before replacing the file rather than leave settings written but not applied.
     if [[ -n $(current_version) ]] && site_enabled && ! apache_config_valid; then
         die "Apache config test failed; $SYNC_INI left unchanged: $APACHE_ERRORS"
     fi
-    if [[ -f $SYNC_INI ]]; then
-        # `x`: keeps trailing newlines through the command substitution.
-        old=$(cat "$SYNC_INI" && printf x)
-        old=${old%x}
-        have_old=yes
-    fi
-    mv -f "$tmp" "$SYNC_INI"
-    sync /etc
+    replace_keeping_old "$tmp" "$SYNC_INI"
     step ini "written"
 fi
 
@@ -82,14 +69,9 @@ step health "$version (settings changed)"
 why="the reload failed"
 if [[ -z $reloaded ]] || ! wait_serving "$version" "$RELOAD_FRESH"; then
     [[ -z $reloaded ]] || why=$HEALTH_REPORT
-    if [[ -n $have_old ]]; then
+    if [[ -n $REPLACED_HAD_OLD ]]; then
         restore=$(mktemp /etc/.sync.ini.XXXXXX)
-        printf '%s' "$old" >"$restore"
-        chown "root:$SYNC_USER" "$restore"
-        chmod 0640 "$restore"
-        sync "$restore"
-        mv -f "$restore" "$SYNC_INI"
-        sync /etc
+        put_back "$restore" "$SYNC_INI"
         reload_app || log "reloading with the restored settings failed"
         die "$version is unhealthy with the new settings ($why); restored the previous $SYNC_INI"
     fi

@@ -440,18 +440,50 @@ wait_serving() {
 }
 
 # A file a step writes (<new>, the sha256 <sha>) against the one it replaces (<target>), whose
-# sha256 <applied-file> records once it was applied. Prints "applied" (the same file, confirmed
-# applied: nothing to do), "unconfirmed" (the same file, written but never confirmed applied: an
-# interrupted run; apply it again) or "changed".
-written_state() {
-    local new=$1 target=$2 applied_file=$3 sha=$4
+# sha256 <applied-file> records once it was applied; <what> names it in the log. Prints "applied"
+# (the same file, confirmed applied: nothing to do), "unconfirmed" (the same file, written but
+# never confirmed applied: an interrupted run; apply it again) or "changed".
+written_state() { # what new target applied-file sha
+    local what=$1 new=$2 target=$3 applied_file=$4 sha=$5
     if ! cmp -s "$new" "$target"; then
         echo changed
     elif [[ $(cat "$applied_file" 2>/dev/null || true) == "$sha" ]]; then
+        log "$what unchanged"
         echo applied
     else
+        log "$what is written but was never confirmed applied (an interrupted run?): applying it"
         echo unconfirmed
     fi
+}
+
+# What replace_keeping_old replaced, in memory only (never a copy on disk: settings hold secrets).
+REPLACED_OLD=""
+REPLACED_HAD_OLD=""
+
+# Rename <new> (finished: content, owner and mode; beside <target>) over <target>, keeping what
+# <target> held for put_back: new settings or a new site are only confirmed by the reload after.
+replace_keeping_old() { # new target
+    local new=$1 target=$2
+    if [[ -f $target ]]; then
+        # `x`: keeps trailing newlines through the command substitution.
+        REPLACED_OLD=$(cat "$target" && printf x)
+        REPLACED_OLD=${REPLACED_OLD%x}
+        REPLACED_HAD_OLD=yes
+    fi
+    mv -f "$new" "$target"
+    sync "${target%/*}"
+}
+
+# Put back what replace_keeping_old replaced, through <tmp> (a fresh name beside <target>), with
+# the owner and mode <target> has: a reader sees one file or the other, never a partial one.
+put_back() { # tmp target
+    local tmp=$1 target=$2
+    printf '%s' "$REPLACED_OLD" >"$tmp"
+    chown --reference="$target" "$tmp"
+    chmod --reference="$target" "$tmp"
+    sync "$tmp"
+    mv -f "$tmp" "$target"
+    sync "${target%/*}"
 }
 
 # A site change, a new release or new settings go live by a reload. The first install enables the

@@ -114,23 +114,9 @@ chmod 0644 "$site_tmp"
 sync "$site_tmp"
 site_sha=$(sha256sum <"$site_tmp" | cut -d' ' -f1)
 
-have_old=""
-old=""
-state=$(written_state "$site_tmp" "$SYNC_SITE" "$SYNC_SITE_APPLIED" "$site_sha")
-if [[ $state == applied ]]; then
-    log "Apache site unchanged"
-    exit 0
-elif [[ $state == unconfirmed ]]; then
-    log "the Apache site is written but was never confirmed applied (an interrupted run?): applying it"
-else
-    if [[ -f $SYNC_SITE ]]; then
-        old=$(cat "$SYNC_SITE" && printf x)
-        old=${old%x}
-        have_old=yes
-    fi
-    mv -f "$site_tmp" "$SYNC_SITE"
-    sync /etc/apache2
-fi
+state=$(written_state "Apache site" "$site_tmp" "$SYNC_SITE" "$SYNC_SITE_APPLIED" "$site_sha")
+[[ $state != applied ]] || exit 0
+[[ $state == unconfirmed ]] || replace_keeping_old "$site_tmp" "$SYNC_SITE"
 a2enmod -q wsgi >/dev/null
 
 if ! site_enabled; then
@@ -140,10 +126,8 @@ if ! site_enabled; then
 fi
 
 if ! apache_config_valid; then
-    if [[ -n $have_old ]]; then
-        printf '%s' "$old" >"$site_tmp"
-        chmod 0644 "$site_tmp"
-        mv -f "$site_tmp" "$SYNC_SITE"
+    if [[ -n $REPLACED_HAD_OLD ]]; then
+        put_back "$site_tmp" "$SYNC_SITE"
         die "new Apache site failed the config test; kept the old one: $APACHE_ERRORS"
     fi
     die "the Apache site failed the config test: $APACHE_ERRORS"

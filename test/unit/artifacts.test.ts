@@ -3,7 +3,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { loadReleaseArtifact, ustar } from "../../components/artifacts";
+import { BUNDLE_MAX_AGE_DAYS, loadReleaseArtifact, pruneBundles, ustar } from "../../components/artifacts";
 
 const sha = (s: string | Buffer) => crypto.createHash("sha256").update(s).digest("hex");
 
@@ -116,4 +116,27 @@ test("a missing sdist or folder is an error naming the path", () => {
     expect(() => loadReleaseArtifact(path.join(dir, "nope"), "1.9")).toThrow(
         `sync:artifactDir: ${path.join(dir, "nope")} is not a folder`,
     );
+});
+
+test("bundles unused for BUNDLE_MAX_AGE_DAYS are removed; one in use is kept and rebuilt identically when gone", () => {
+    const dir = artifactDir();
+    const first = loadReleaseArtifact(dir, "1.10");
+    const old = Date.now() / 1000 - (BUNDLE_MAX_AGE_DAYS + 1) * 86_400;
+    // a stale bundle of another release, and a file that is not a bundle
+    const stale = path.join(bundles, `${"e".repeat(64)}.tar`);
+    fs.writeFileSync(stale, "old bundle");
+    fs.writeFileSync(path.join(bundles, "keep.txt"), "not ours");
+    for (const file of [stale, path.join(bundles, "keep.txt"), first.bundlePath]) {
+        fs.utimesSync(file, old, old);
+    }
+    // the next run uses the release's bundle again: touched, kept; the stale one goes
+    const again = loadReleaseArtifact(dir, "1.10");
+    expect(again).toEqual(first);
+    expect(fs.readdirSync(bundles).sort()).toEqual([`${first.bundleSha256}.tar`, "keep.txt"]);
+    expect(fs.statSync(first.bundlePath).mtimeMs).toBeGreaterThan(Date.now() - 60_000);
+    // removed meanwhile: written again, byte for byte
+    fs.rmSync(first.bundlePath);
+    expect(loadReleaseArtifact(dir, "1.10")).toEqual(first);
+    expect(sha(fs.readFileSync(first.bundlePath))).toBe(first.bundleSha256);
+    expect(pruneBundles(bundles, Date.now() + 1000)).toEqual([`${first.bundleSha256}.tar`]);
 });
