@@ -99,26 +99,19 @@ export class SyncServer extends pulumi.ComponentResource {
             dialErrorLimit: 3,
         };
 
+        // What every host step shares; each adds what it waits for.
+        const onHost = { connection, user: spec.user, timeoutSeconds: args.commandTimeout };
         this.runtime = new RuntimeDir(
             `${name}-runtime`,
-            {
-                connection,
-                user: spec.user,
-                wsgiProcesses: WSGI_DAEMONS.processes,
-                wsgiThreads: WSGI_DAEMONS.threads,
-                timeoutSeconds: args.commandTimeout,
-                dependsOn,
-            },
+            { ...onHost, wsgiProcesses: WSGI_DAEMONS.processes, wsgiThreads: WSGI_DAEMONS.threads, dependsOn },
             { parent: this },
         );
         this.settings = new SyncIni(
             `${name}-ini`,
             {
-                connection,
-                user: spec.user,
+                ...onHost,
                 ini: args.ini,
                 iniSecrets: args.iniSecrets,
-                timeoutSeconds: args.commandTimeout,
                 dependsOn: [...dependsOn, this.runtime.setup],
             },
             { parent: this },
@@ -126,12 +119,10 @@ export class SyncServer extends pulumi.ComponentResource {
         this.release = new ReleaseInstall(
             `${name}-release`,
             {
-                connection,
-                user: spec.user,
+                ...onHost,
                 release: args.release,
                 keepReleases: args.keepReleases,
                 hostIdentity,
-                timeoutSeconds: args.commandTimeout,
                 dependsOn: [...dependsOn, this.runtime.setup, this.settings.write],
             },
             { parent: this },
