@@ -27,8 +27,7 @@ SYNC_STEP=ini
 rm -f /etc/.sync.ini.*
 
 tmp=$(mktemp /etc/.sync.ini.XXXXXX)
-restore=""
-trap 'rm -f "$tmp" ${restore:+"$restore"}' EXIT
+trap 'rm -f "$tmp"' EXIT
 cat >"$tmp"
 [[ -s $tmp ]] || die "refusing to write an empty $SYNC_INI"
 chown "root:$SYNC_USER" "$tmp"
@@ -62,20 +61,15 @@ if [[ -z $version ]] || ! site_enabled; then
     exit 0
 fi
 
-step reload "settings changed"
-reloaded=yes
-reload_app || reloaded=""
-step health "$version (settings changed)"
-why="the reload failed"
-if [[ -z $reloaded ]] || ! wait_serving "$version" "$RELOAD_FRESH"; then
-    [[ -z $reloaded ]] || why=$HEALTH_REPORT
+reload_and_check "$version" "settings changed" "$version (settings changed)"
+if [[ -n $UNHEALTHY ]]; then
     if [[ -n $REPLACED_HAD_OLD ]]; then
-        restore=$(mktemp /etc/.sync.ini.XXXXXX)
-        put_back "$restore" "$SYNC_INI"
+        # $tmp is free again: replace_keeping_old renamed it over $SYNC_INI.
+        put_back "$tmp" "$SYNC_INI"
         reload_app || log "reloading with the restored settings failed"
-        die "$version is unhealthy with the new settings ($why); restored the previous $SYNC_INI"
+        die "$version is unhealthy with the new settings ($UNHEALTHY); restored the previous $SYNC_INI"
     fi
-    die "$version is unhealthy with these settings ($why); there are no earlier settings to restore"
+    die "$version is unhealthy with these settings ($UNHEALTHY); there are no earlier settings to restore"
 fi
 mark_applied "$new_sha"
 step finished "settings applied"

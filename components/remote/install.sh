@@ -271,32 +271,11 @@ switch_release() {
     fi
 }
 
-# Phases reload and health: sets UNHEALTHY to why the host does not serve the release ("" when
-# it does).
-UNHEALTHY=""
-reload_and_check() {
-    local reloaded=yes
-    step reload "$version"
-    reload_app || reloaded=""
-    step health "$version"
-    UNHEALTHY=""
-    if [[ -z $reloaded ]]; then
-        UNHEALTHY="the reload failed"
-    elif ! wait_serving "$version" "$RELOAD_FRESH"; then
-        UNHEALTHY=$HEALTH_REPORT
-    fi
-}
-
 # Phase rollback: back to the previous release (or no release at all); ends the run as failed.
 roll_back() {
     local why=$1
     if [[ -n $before ]]; then
-        step rollback "$version -> $before"
-        point_link current "$before"
-        reload_app || log "reloading $before after switching back failed"
-        wait_serving "$before" "$RELOAD_FRESH" || log "previous release $before is not healthy either: $HEALTH_REPORT"
-        mark_deployed "$before"
-        rm -f "$SYNC_SWITCHING"
+        switch_back "$version" "$before"
         die "$version failed its health check ($why); switched back to $before"
     fi
     undo_first_install
@@ -306,11 +285,7 @@ roll_back() {
 
 # The switch confirmed: `previous` is what served before, and the record of the switch goes.
 confirm_switch() {
-    if [[ -n $before ]]; then
-        point_link previous "$before"
-    fi
-    mark_deployed "$version"
-    rm -f "$SYNC_SWITCHING"
+    finish_switch "${before:-none}" "$version"
     sync "$SYNC_ROOT"
 }
 
@@ -326,7 +301,8 @@ main() {
         return 0
     fi
     switch_release
-    reload_and_check
+    # Phases reload and health.
+    reload_and_check "$version" "$version" "$version"
     [[ -z $UNHEALTHY ]] || roll_back "$UNHEALTHY"
     confirm_switch
     prune

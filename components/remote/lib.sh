@@ -474,11 +474,12 @@ replace_keeping_old() { # new target
     sync "${target%/*}"
 }
 
-# Put back what replace_keeping_old replaced, through <tmp> (a fresh name beside <target>), with
-# the owner and mode <target> has: a reader sees one file or the other, never a partial one.
+# Put back what replace_keeping_old replaced, through <tmp> (a free name beside <target>), with
+# the owner and mode <target> has: a reader sees one file or the other, never a partial one. Written
+# owner-only first: the old content may hold secrets.
 put_back() { # tmp target
     local tmp=$1 target=$2
-    printf '%s' "$REPLACED_OLD" >"$tmp"
+    (umask 077 && printf '%s' "$REPLACED_OLD" >"$tmp")
     chown --reference="$target" "$tmp"
     chmod --reference="$target" "$tmp"
     sync "$tmp"
@@ -501,6 +502,46 @@ undo_first_install() {
         a2dissite -q sync >/dev/null || true
         apache_ctl graceful || true
     fi
+}
+
+# Reload the app and check that it serves <version> (the events say <reload-detail> and
+# <health-detail>). Sets UNHEALTHY to why it does not ("" when it does).
+UNHEALTHY=""
+reload_and_check() { # version reload-detail health-detail
+    local version=$1 reloaded=yes
+    step reload "$2"
+    reload_app || reloaded=""
+    step health "$3"
+    UNHEALTHY=""
+    if [[ -z $reloaded ]]; then
+        UNHEALTHY="the reload failed"
+    elif ! wait_serving "$version" "$RELOAD_FRESH"; then
+        UNHEALTHY=$HEALTH_REPORT
+    fi
+}
+
+# The switch <from> -> <to> confirmed: `previous` is what served before (<from> "none": nothing
+# did), the deploy is recorded, the switch record goes.
+finish_switch() { # from to
+    local from=$1 to=$2
+    if [[ $from != none && $from != "$to" ]]; then
+        point_link previous "$from"
+    fi
+    mark_deployed "$to"
+    rm -f "$SYNC_SWITCHING"
+}
+
+# <failed> did not pass its health check: `current` back to <previous>, reloaded and recorded, the
+# switch record gone. A previous release that is unhealthy too is logged, not fatal: it is still
+# the better of the two.
+switch_back() { # failed previous
+    local failed=$1 previous=$2
+    step rollback "$failed -> $previous"
+    point_link current "$previous"
+    reload_app || log "reloading $previous after switching back failed"
+    wait_serving "$previous" "$RELOAD_FRESH" || log "previous release $previous is not healthy either: $HEALTH_REPORT"
+    mark_deployed "$previous"
+    rm -f "$SYNC_SWITCHING"
 }
 
 # A switch of `current` recorded in $SYNC_SWITCHING but never confirmed (the deploy was killed, or
@@ -532,11 +573,7 @@ recover_switch() {
     fi
     step health "$to (finishing an interrupted deploy)"
     if wait_serving "$to" "$RELOAD_FRESH"; then
-        if [[ $from != none && $from != "$to" ]]; then
-            point_link previous "$from"
-        fi
-        mark_deployed "$to"
-        rm -f "$SYNC_SWITCHING"
+        finish_switch "$from" "$to"
         step recover "$to is healthy; switch $from -> $to finished"
         return 0
     fi
@@ -548,11 +585,6 @@ recover_switch() {
         log "$to failed its health check ($why); no previous release to go back to"
         return 0
     fi
-    step rollback "$to -> $from"
-    point_link current "$from"
-    reload_app || log "reloading $from after switching back failed"
-    wait_serving "$from" "$RELOAD_FRESH" || log "previous release $from is not healthy either: $HEALTH_REPORT"
-    mark_deployed "$from"
-    rm -f "$SYNC_SWITCHING"
+    switch_back "$to" "$from"
     step recover "$to failed its health check ($why); switched back to $from"
 }
