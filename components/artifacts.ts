@@ -4,6 +4,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { NamedData, byBytes, sha256, sha256sums } from "./digest";
 import { hostLayoutValue } from "./hostLayout";
 
 /** A release as found on the deployer's disk. */
@@ -25,13 +26,8 @@ export interface ReleaseArtifact {
     bundleSha256: string;
 }
 
-/** One file of a bundle. */
-export interface BundleMember {
-    /** Path inside the archive (relative, `/`-separated). */
-    name: string;
-    /** Its bytes. */
-    data: Buffer;
-}
+/** One file of a bundle: its path inside the archive (relative, `/`-separated) and its bytes. */
+export type BundleMember = NamedData;
 
 /** A release file is missing or unreadable; names the config key and the path. */
 export class ArtifactError extends Error {
@@ -48,14 +44,6 @@ export function sdistFileName(version: string): string {
 
 /** The files of a wheelhouse that go into a bundle. */
 const WHEELHOUSE_FILE = /^[A-Za-z0-9_][A-Za-z0-9_.+-]*\.(whl|tar\.gz|zip)$/;
-
-function sha256(data: Buffer): string {
-    return crypto.createHash("sha256").update(data).digest("hex");
-}
-
-function byBytes(a: string, b: string): number {
-    return Buffer.compare(Buffer.from(a), Buffer.from(b));
-}
 
 /** Where bundles are written: $SYNC_RELEASE_BUNDLE_DIR, else <tmpdir>/sync-release-bundles. */
 export function bundleDir(): string {
@@ -168,14 +156,6 @@ export function ustar(members: BundleMember[]): Buffer {
     }
     chunks.push(Buffer.alloc(1024, 0)); // end of archive: two zero blocks
     return Buffer.concat(chunks);
-}
-
-/** `sha256sum` lines for members, in name order. */
-function sha256sums(members: BundleMember[]): string {
-    return [...members]
-        .sort((a, b) => byBytes(a.name, b.name))
-        .map((m) => `${sha256(m.data)}  ${m.name}\n`)
-        .join("");
 }
 
 /** Bundles no run has written or used for this long are removed (a run rebuilds any it needs). */

@@ -8,10 +8,10 @@
 // prints a short command followed by the script's own last line.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { ReleaseArtifact } from "./artifacts";
+import { byBytes, sha256, sha256sums } from "./digest";
 import { hostPath, hostPattern } from "./hostLayout";
 
 /** What every component that runs a remote step on a host needs. */
@@ -57,8 +57,11 @@ export function shellQuote(word: string): string {
     return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The scripts installed on the hosts (every file of components/remote/ but bootstrap.sh), by name. */
+/** The scripts installed on the hosts (every file of `dir` but bootstrap.sh), by name. */
 export function hostScripts(dir: string = REMOTE_DIR): HostScript[] {
+    if (dir === REMOTE_DIR && remote) {
+        return remote.scripts;
+    }
     return fs
         .readdirSync(dir)
         .filter((name) => name !== BOOTSTRAP && SCRIPT_NAME.test(name))
@@ -66,12 +69,33 @@ export function hostScripts(dir: string = REMOTE_DIR): HostScript[] {
         .map((name) => ({ name, content: fs.readFileSync(path.join(dir, name), "utf8") }));
 }
 
-function byBytes(a: string, b: string): number {
-    return Buffer.compare(Buffer.from(a), Buffer.from(b));
+/** components/remote/ as this run sends it. */
+interface RemoteFiles {
+    /** The installed scripts. */
+    scripts: HostScript[];
+    /** Their hash (scriptsHash). */
+    hash: string;
+    /** The runtime step's stdin: layout.sh and bootstrap.sh, then every script. */
+    program: string;
 }
 
-function sha256(data: string | Buffer): string {
-    return crypto.createHash("sha256").update(data).digest("hex");
+/** Read and rendered once per process: every server's steps send the same scripts under one hash. */
+let remote: RemoteFiles | undefined;
+function remoteFiles(): RemoteFiles {
+    if (!remote) {
+        const scripts = hostScripts();
+        const layout = scripts.find((s) => s.name === LAYOUT);
+        if (!layout) {
+            throw new Error(`${REMOTE_DIR} has no ${LAYOUT}`);
+        }
+        const bootstrap = fs.readFileSync(path.join(REMOTE_DIR, BOOTSTRAP), "utf8");
+        remote = {
+            scripts,
+            hash: scriptsHash(scripts),
+            program: renderBootstrapProgram(scripts, layout.content + bootstrap),
+        };
+    }
+    return remote;
 }
 
 /**
@@ -80,16 +104,15 @@ function sha256(data: string | Buffer): string {
  * the files it received against it before it moves them into place.
  */
 export function scriptsHash(scripts: HostScript[]): string {
-    const lines = [...scripts]
-        .sort((a, b) => byBytes(a.name, b.name))
-        .map((s) => `${sha256(Buffer.from(s.content, "utf8"))}  ${s.name}\n`)
-        .join("");
-    return sha256(lines).slice(0, 16);
+    return sha256(sha256sums(scripts.map((s) => ({ name: s.name, data: Buffer.from(s.content, "utf8") })))).slice(
+        0,
+        16,
+    );
 }
 
 /** The hash of the scripts in components/remote/ (what the runtime step installs). */
 export function hostScriptsHash(): string {
-    return scriptsHash(hostScripts());
+    return remoteFiles().hash;
 }
 
 /** `[sudo -n ]timeout --kill-after=10 <T>`: every step runs as root, bounded in time. */
@@ -162,8 +185,7 @@ export function renderRuntimeStep(
             throw new Error(`${what} must be a whole number matching ${countPattern.source}, got ${count}`);
         }
     }
-    const scripts = hostScripts();
-    const hash = scriptsHash(scripts);
+    const { hash, program } = remoteFiles();
     const command = [
         ...commandPrefix(options),
         "bash",
@@ -171,13 +193,7 @@ export function renderRuntimeStep(
         "sync-runtime",
         ...[hash, deployUser, String(wsgiProcesses), String(wsgiThreads)].map(shellQuote),
     ].join(" ");
-    const layout = scripts.find((s) => s.name === LAYOUT);
-    if (!layout) {
-        throw new Error(`${REMOTE_DIR} has no ${LAYOUT}`);
-    }
-    const bootstrap = fs.readFileSync(path.join(REMOTE_DIR, BOOTSTRAP), "utf8");
-    const stdin = renderBootstrapProgram(scripts, layout.content + bootstrap);
-    return { command, stdin };
+    return { command, stdin: program };
 }
 
 /**
