@@ -16,7 +16,7 @@ import * as yaml from "js-yaml";
 import * as os from "os";
 import * as path from "path";
 import { FLEET_STATE, HostEvent, acceptedLogins, hostEvents, onHost, runnerEnv } from "../../test/engine/engineHarness";
-import { LOCAL_PASSPHRASE, REPO, engineDir, loadFleet } from "../lib/localStack";
+import { REPO, STACK_NAME, engineDir, loadFleet, localStackEnv } from "../lib/localStack";
 import { OpEvent, OpTimes } from "./engineOp";
 import { TreePeak, watchTree } from "./procTree";
 
@@ -80,18 +80,10 @@ class BenchStack {
 
     /** The engine's CLI against this stack, directly (no runner process): config changes. */
     pulumi(...args: string[]): string {
-        const engine = engineDir();
-        const result = spawnSync(path.join(engine, "bin/pulumi"), [...args, "--stack", "local"], {
+        const result = spawnSync(path.join(engineDir(), "bin/pulumi"), [...args, "--stack", STACK_NAME], {
             cwd: this.workDir,
             encoding: "utf8",
-            env: {
-                ...process.env,
-                PULUMI_HOME: path.join(engine, "home"),
-                PULUMI_BACKEND_URL: `file://${path.join(this.workDir, "state")}`,
-                PULUMI_CONFIG_PASSPHRASE: LOCAL_PASSPHRASE,
-                PULUMI_SKIP_UPDATE_CHECK: "true",
-                PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-            },
+            env: { ...process.env, ...localStackEnv(this.workDir) },
         });
         if (result.status !== 0) {
             throw new Error(`pulumi ${args.join(" ")}: ${result.stderr}`);
@@ -298,7 +290,6 @@ const COLOURS: Record<string, string> = {
     rollback: "#e377c2",
     ini: "#7f7f7f",
     runtime: "#c7c7c7",
-    engine: "#f0f0f0",
 };
 
 function escapeXml(text: string): string {
@@ -352,7 +343,7 @@ export function timelineSvg(up: UpAnalysis, title: string): string {
             );
         }
     });
-    const legend = Object.entries(COLOURS).filter(([name]) => name !== "engine");
+    const legend = Object.entries(COLOURS);
     legend.forEach(([name, colour], index) => {
         const lx = left + index * 62;
         const ly = top + rows * rowHeight + 30;

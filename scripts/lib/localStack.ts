@@ -119,7 +119,6 @@ export interface LocalStack {
     stack: Stack;
     workDir: string;
     fleet: FleetConfig;
-    pulumiHome: string;
     commandPlugin: "released" | "stand-in" | "missing";
     /** The environment the CLI runs with (for running `pulumi` by hand against the same stack). */
     env: Record<string, string>;
@@ -146,6 +145,19 @@ export function renderLocalStackFile(checkoutStackFile: string, fleet: FleetConf
     return yaml.dump({ config }, { lineWidth: 200, quotingType: '"' });
 }
 
+/** The environment the engine's CLI runs with against the local stack in <workDir>. */
+export function localStackEnv(workDir: string): Record<string, string> {
+    return {
+        PULUMI_HOME: path.join(engineDir(), "home"),
+        PULUMI_BACKEND_URL: `file://${path.join(workDir, "state")}`,
+        PULUMI_CONFIG_PASSPHRASE: LOCAL_PASSPHRASE,
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        PULUMI_DISABLE_REGISTRY_RESOLVE: "true",
+        PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
+    };
+}
+
 /**
  * Open (creating on first use) the local stack for the running fleet. The checkout is never
  * written: the project file and the stack file are copied into the work directory, and the
@@ -160,7 +172,6 @@ export async function openLocalStack(options: LocalStackOptions = {}): Promise<L
     if (!fs.existsSync(pulumiBinary)) {
         throw new Error(`${pulumiBinary} is missing: run scripts/build-engine.sh`);
     }
-    const pulumiHome = path.join(engine, "home");
     const fresh = !fs.existsSync(path.join(workDir, "Pulumi.yaml"));
     if (fresh) {
         fs.mkdirSync(path.join(workDir, "state"), { recursive: true, mode: 0o700 });
@@ -171,15 +182,8 @@ export async function openLocalStack(options: LocalStackOptions = {}): Promise<L
             renderLocalStackFile(fs.readFileSync(path.join(REPO, "Pulumi.local.yaml"), "utf8"), fleet, artifactDir),
         );
     }
-    const env: Record<string, string> = {
-        PULUMI_HOME: pulumiHome,
-        PULUMI_BACKEND_URL: `file://${path.join(workDir, "state")}`,
-        PULUMI_CONFIG_PASSPHRASE: LOCAL_PASSPHRASE,
-        PULUMI_SKIP_UPDATE_CHECK: "true",
-        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-        PULUMI_DISABLE_REGISTRY_RESOLVE: "true",
-        PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
-    };
+    const env = localStackEnv(workDir);
+    const pulumiHome = env.PULUMI_HOME;
     const pulumiCommand = await PulumiCommand.get({ root: engine, skipVersionCheck: true });
     const stack = await LocalWorkspace.createOrSelectStack(
         { stackName: STACK_NAME, projectName: "sync", program: runProgram(workDir) },
@@ -203,7 +207,6 @@ export async function openLocalStack(options: LocalStackOptions = {}): Promise<L
         stack,
         workDir,
         fleet,
-        pulumiHome,
         commandPlugin: commandPluginKind(pulumiHome),
         env,
         pulumiBinary,

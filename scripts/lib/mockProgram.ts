@@ -25,10 +25,14 @@ export const MOCK_HOST_KEY_LINE = `${ed25519KeyPairFromSeed(Buffer.alloc(32, 5),
  * from the SDK itself. Required when first needed, not at import: loading the SDK is part of what
  * scripts/bench/programScale.ts times.
  */
+let marker: { key: string; value: string } | undefined;
 function secretMarker(): { key: string; value: string } {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const rpc = require("@pulumi/pulumi/runtime") as typeof import("@pulumi/pulumi/runtime");
-    return { key: rpc.specialSigKey, value: rpc.specialSecretSig };
+    if (!marker) {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const rpc = require("@pulumi/pulumi/runtime") as typeof import("@pulumi/pulumi/runtime");
+        marker = { key: rpc.specialSigKey, value: rpc.specialSecretSig };
+    }
+    return marker;
 }
 
 /** True when a serialized input is a secret. */

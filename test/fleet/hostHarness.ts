@@ -7,7 +7,7 @@ import * as crypto from "crypto";
 import * as http from "http";
 import * as os from "os";
 import * as path from "path";
-import { loadReleaseArtifact, ReleaseArtifact, releaseArtifactFrom } from "../../components/artifacts";
+import { loadReleaseArtifact, ReleaseArtifact, releaseArtifactFrom, sdistFileName } from "../../components/artifacts";
 import {
     FLEET_ADDRESS,
     FleetConfig,
@@ -113,11 +113,7 @@ export function release(dir: string, version: string): ReleaseArtifact {
 }
 /** A broken variant: the sdist from broken/, bundled with the main dir's wheelhouse. */
 export function brokenRelease(dir: string, version: string): ReleaseArtifact {
-    return releaseArtifactFrom(
-        version,
-        path.join(dir, "broken", `WeaveServer-${version}.tar.gz`),
-        path.join(dir, "wheelhouse"),
-    );
+    return releaseArtifactFrom(version, path.join(dir, "broken", sdistFileName(version)), path.join(dir, "wheelhouse"));
 }
 
 /**
@@ -447,7 +443,7 @@ export function oldDeploy(host: Host, dir: string, version: string, initPort?: n
         "--ssh",
         ssh,
         "--tarball",
-        path.join(dir, `WeaveServer-${version}.tar.gz`),
+        path.join(dir, sdistFileName(version)),
         "--wheelhouse",
         path.join(dir, "wheelhouse"),
         ...(initPort ? ["--init-apache", String(initPort)] : []),
