@@ -203,9 +203,6 @@ func setenvProblem(key string) string {
 // trimmed) in c. On failure c keeps its previous outputs and the error carries the
 // command and its interleaved output.
 func (c *CommandOutputs) run(ctx context.Context, cmd string) error {
-	if c.Connection == nil {
-		return fmt.Errorf("connection is required")
-	}
 	client, err := c.Connection.Dial(ctx)
 	if err != nil {
 		return err

@@ -92,12 +92,15 @@ func (e *sshEndpoint) port() int {
 	return int(*e.Port)
 }
 
-func (e *sshEndpoint) address() string {
-	host := ""
-	if e.Host != nil {
-		host = *e.Host
+func (e *sshEndpoint) host() string {
+	if e.Host == nil {
+		return ""
 	}
-	return net.JoinHostPort(host, strconv.Itoa(e.port()))
+	return *e.Host
+}
+
+func (e *sshEndpoint) address() string {
+	return net.JoinHostPort(e.host(), strconv.Itoa(e.port()))
 }
 
 func (e *sshEndpoint) dialLimit() int {
@@ -206,17 +209,15 @@ func dialDirect(addr string, cfg *ssh.ClientConfig) (*ssh.Client, error) {
 // limit), backing off between attempts as the SDK's retry.Until does by default.
 func retryDial[T any](ctx context.Context, what string, limit int, attempt func() (T, error)) (T, error) {
 	var zero T
-	var last error
 	ok, value, err := retry.Until(ctx, retry.Acceptor{
 		Accept: func(try int, _ time.Duration) (bool, any, error) {
 			v, err := attempt()
 			if err == nil {
 				return true, v, nil
 			}
-			last = err
 			dials := try + 1
 			if limit > unlimitedDials && dials > limit {
-				return true, nil, fmt.Errorf("after %d failed attempts: %w", try, last)
+				return false, nil, fmt.Errorf("after %d failed attempts: %w", try, err)
 			}
 			shown := "inf"
 			if limit != unlimitedDials {
@@ -226,20 +227,21 @@ func retryDial[T any](ctx context.Context, what string, limit int, attempt func(
 			return false, nil, nil
 		},
 	})
-	if ok && err == nil {
-		return value.(T), nil
+	if err != nil {
+		return zero, err
 	}
-	if err == nil {
-		err = ctx.Err()
-		if err == nil {
-			err = errors.New("dial abandoned")
-		}
+	if !ok {
+		// retry.Until gives up without an error only when ctx is done.
+		return zero, ctx.Err()
 	}
-	return zero, err
+	return value.(T), nil
 }
 
 // Dial connects to the host, through the bastion when proxy is set, retrying per dialErrorLimit.
 func (c *Connection) Dial(ctx context.Context) (*ssh.Client, error) {
+	if c == nil {
+		return nil, errors.New("connection is required")
+	}
 	cfg, err := c.clientConfig()
 	if err != nil {
 		return nil, err

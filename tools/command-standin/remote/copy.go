@@ -129,15 +129,10 @@ func NeedsCopy(olds, news CopyToRemoteInputs) bool {
 }
 
 func copyToRemote(ctx context.Context, in CopyToRemoteInputs) error {
-	if in.Connection == nil {
-		return fmt.Errorf("connection is required")
-	}
 	src := in.localPath()
-	host := ""
-	if in.Connection.Host != nil {
-		host = *in.Connection.Host
+	if in.Connection != nil {
+		p.GetLogger(ctx).Debugf("Creating file: %s:%s from local file %s", in.Connection.host(), in.RemotePath, src)
 	}
-	p.GetLogger(ctx).Debugf("Creating file: %s:%s from local file %s", host, in.RemotePath, src)
 	client, err := in.Connection.Dial(ctx)
 	if err != nil {
 		return err
@@ -209,10 +204,8 @@ func CopyPath(sc *sftp.Client, src, dest string) error {
 		}
 	}
 	if !strings.HasSuffix(src, "/") {
+		// Created (if missing) by the walk's first step, ".".
 		dest = path.Join(dest, filepath.Base(src))
-		if err := mkdirIfMissing(sc, dest); err != nil {
-			return err
-		}
 	}
 	return fs.WalkDir(os.DirFS(src), ".", func(rel string, d fs.DirEntry, err error) error {
 		if err != nil {
