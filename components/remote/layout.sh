@@ -24,3 +24,8 @@ readonly SYNC_BUNDLE_WHEELS=wheelhouse
 readonly SYNC_VERSION_RE='^[0-9][0-9a-z.]{0,63}$'
 # mod_wsgi daemon processes, and threads per process: what runtime.sh takes.
 readonly SYNC_WSGI_COUNT_RE='^[1-9][0-9]?$'
+# uv builds every release on the hosts. Its wheel travels in the release's wheelhouse like any
+# other dependency, is checked against this sha256 and unpacked once per host under tools/.
+readonly SYNC_UV_VERSION=0.13.8
+readonly SYNC_UV_WHEEL="uv-${SYNC_UV_VERSION}-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+readonly SYNC_UV_SHA256=e18a57b8b352eb7c8feb317b9f6f533c8f0ad9673fd6cf34bbe3cf1a9f6a8984
