@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
-import { ReleaseArtifact, loadReleaseArtifact } from "./components/artifacts";
+import { ArtifactError, ReleaseArtifact, loadReleaseArtifact } from "./components/artifacts";
 import { ConfigError, RawSyncConfig, StackFile, parseSyncConfig, versionsInUse } from "./components/config";
 import { SyncFleet } from "./components/fleet";
 import { ReleaseBucket, releaseObjectKey } from "./components/releaseBucket";
@@ -22,26 +22,56 @@ function readStackFile(): StackFile | undefined {
     return fs.existsSync(file) ? { name, text: fs.readFileSync(file, "utf8") } : undefined;
 }
 
-const raw: RawSyncConfig = {
+/**
+ * A secret object read as text and parsed here: Config.getObject's own error quotes the value it
+ * could not parse, which for a secret would print it. The message names the key only.
+ */
+function secretObject(key: string): unknown {
+    const text = config.get(key);
+    if (text === undefined) {
+        return undefined;
+    }
+    try {
+        return JSON.parse(text) as unknown;
+    } catch {
+        throw new ConfigError([
+            `sync:${key}: (value not shown: secret) is not an object of sections; set each value with pulumi config set --secret --path 'sync:${key}.<section>.<key>' (the value on stdin)`,
+        ]);
+    }
+}
+
+/** Config errors end the program with their message only, once: no stack, no "Unhandled exception". */
+function orRunError<T>(read: () => T): T {
+    try {
+        return read();
+    } catch (error) {
+        if (error instanceof ConfigError || error instanceof ArtifactError) {
+            throw new pulumi.RunError(error.message);
+        }
+        throw error;
+    }
+}
+
+const raw: RawSyncConfig = orRunError(() => ({
     version: config.get("version"),
     artifactDir: config.get("artifactDir"),
     servers: config.getObject("servers"),
     rollout: config.getObject("rollout"),
     ini: config.getObject("ini"),
     // Read plain only to validate it (errors never show its values); resources get the secret below.
-    iniSecrets: config.getObject("iniSecrets"),
+    iniSecrets: secretObject("iniSecrets"),
     keepReleases: config.getNumber("keepReleases"),
     releaseBucket: config.getBoolean("releaseBucket"),
     commandTimeout: config.getNumber("commandTimeout"),
-};
+}));
 
-const settings = parseSyncConfig(raw, readStackFile());
+const settings = orRunError(() => parseSyncConfig(raw, readStackFile()));
 // Same here: the plain value is only looked at; what reaches resources is the secret Output.
 const sshPrivateKeyText = config.get("sshPrivateKey");
 if (!sshPrivateKeyText || !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(sshPrivateKeyText)) {
-    throw new ConfigError([
-        "sync:sshPrivateKey: missing or not a private key; set it with: pulumi config set --secret sync:sshPrivateKey < ~/.ssh/deploy_ed25519",
-    ]);
+    throw new pulumi.RunError(
+        "invalid stack config:\n  sync:sshPrivateKey: missing or not a private key; set it with: pulumi config set --secret sync:sshPrivateKey < ~/.ssh/deploy_ed25519",
+    );
 }
 const sshPrivateKey = config.requireSecret("sshPrivateKey");
 // Validated above from the plain read; resources only ever get the secret Output (none when unset).
@@ -52,7 +82,7 @@ const iniSecrets =
 
 const releases: Record<string, ReleaseArtifact> = {};
 for (const version of versionsInUse(settings)) {
-    releases[version] = loadReleaseArtifact(settings.artifactDir, version);
+    releases[version] = orRunError(() => loadReleaseArtifact(settings.artifactDir, version));
 }
 
 const bucket = settings.releaseBucket
@@ -62,6 +92,7 @@ const bucket = settings.releaseBucket
 const fleet = new SyncFleet("sync", {
     servers: settings.servers,
     batchSize: settings.batchSize,
+    stageParallel: settings.stageParallel,
     releases,
     sshPrivateKey,
     ini: settings.ini,
@@ -72,7 +103,7 @@ const fleet = new SyncFleet("sync", {
 
 /** The release every server runs unless it has a canary override. */
 export const version = settings.version;
-/** Per server: address, the version it should serve, the version it served after its install, pinned host key, rollout batch. */
+/** Per server: address, the version it should serve, the version it served after its activation, pinned host key, rollout batch. */
 export const servers = fleet.report;
 /** Per release in use: its object key in the archive and its sha256. */
 export const releaseArchive = Object.fromEntries(

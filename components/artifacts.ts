@@ -6,6 +6,7 @@ import * as os from "os";
 import * as path from "path";
 import { NamedData, byBytes, sha256, sha256sums } from "./digest";
 import { hostLayoutValue } from "./hostLayout";
+import { hostScriptMembers } from "./remoteCommand";
 
 /** A release as found on the deployer's disk. */
 export interface ReleaseArtifact {
@@ -18,8 +19,9 @@ export interface ReleaseArtifact {
     /** Folder of dependency wheels, when the artifact dir has one. */
     wheelhousePath?: string;
     /**
-     * The one file uploaded per release: an uncompressed tar holding SHA256SUMS, the sdist and
-     * wheelhouse/<each wheel>. Content-addressed, byte-identical for the same inputs.
+     * The one file uploaded per release: an uncompressed tar holding SHA256SUMS, the sdist,
+     * wheelhouse/<each wheel> and scripts/<each host script>. Content-addressed, byte-identical
+     * for the same inputs.
      */
     bundlePath: string;
     /** sha256 of the bundle, hex. */
@@ -45,9 +47,22 @@ export function sdistFileName(version: string): string {
 /** The files of a wheelhouse that go into a bundle. */
 const WHEELHOUSE_FILE = /^[A-Za-z0-9_][A-Za-z0-9_.+-]*\.(whl|tar\.gz|zip)$/;
 
-/** Where bundles are written: $SYNC_RELEASE_BUNDLE_DIR, else <tmpdir>/sync-release-bundles. */
+/**
+ * Where bundles are written: $SYNC_RELEASE_BUNDLE_DIR, else <tmpdir>/sync-release-bundles-<uid>.
+ * Created 0700; refused unless it is a real directory of this user that nobody else may write
+ * (a shared /tmp name could be someone else's directory, or a link to one).
+ */
 export function bundleDir(): string {
-    return process.env.SYNC_RELEASE_BUNDLE_DIR || path.join(os.tmpdir(), "sync-release-bundles");
+    const uid = process.getuid?.() ?? 0;
+    const dir = process.env.SYNC_RELEASE_BUNDLE_DIR || path.join(os.tmpdir(), `sync-release-bundles-${uid}`);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const stat = fs.lstatSync(dir);
+    if (!stat.isDirectory() || stat.uid !== uid || (stat.mode & 0o022) !== 0) {
+        throw new ArtifactError(
+            `bundle folder ${dir} is not a directory of this user that only it may write; remove it or set SYNC_RELEASE_BUNDLE_DIR`,
+        );
+    }
+    return dir;
 }
 
 function octal(value: number, width: number): string {
@@ -171,14 +186,23 @@ function writeContentAddressed(data: Buffer): { file: string; sha256: string } {
     const digest = sha256(data);
     const dir = bundleDir();
     const file = path.join(dir, `${digest}.tar`);
-    fs.mkdirSync(dir, { recursive: true });
-    if (fs.existsSync(file) && sha256(fs.readFileSync(file)) === digest) {
+    if (readNoFollow(file)?.equals(data)) {
         const now = new Date();
         fs.utimesSync(file, now, now);
     } else {
         const tmp = path.join(dir, `.${digest}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp`);
         try {
-            fs.writeFileSync(tmp, data, { mode: 0o644 });
+            // O_EXCL | O_NOFOLLOW: never written through a name someone else planted.
+            const fd = fs.openSync(
+                tmp,
+                fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW,
+                0o600,
+            );
+            try {
+                fs.writeSync(fd, data);
+            } finally {
+                fs.closeSync(fd);
+            }
             fs.renameSync(tmp, file);
         } finally {
             fs.rmSync(tmp, { force: true });
@@ -186,6 +210,21 @@ function writeContentAddressed(data: Buffer): { file: string; sha256: string } {
     }
     pruneBundles(dir, Date.now() - BUNDLE_MAX_AGE_DAYS * 86_400_000);
     return { file, sha256: digest };
+}
+
+/** A file's bytes, read without following a link at its name; undefined when it is not a plain file. */
+function readNoFollow(file: string): Buffer | undefined {
+    let fd: number;
+    try {
+        fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    } catch {
+        return undefined;
+    }
+    try {
+        return fs.fstatSync(fd).isFile() ? fs.readFileSync(fd) : undefined;
+    } finally {
+        fs.closeSync(fd);
+    }
 }
 
 /** Remove the bundles of <dir> last used before `before` (ms since the epoch); nothing else. */
@@ -206,21 +245,50 @@ export function pruneBundles(dir: string, before: number): string[] {
 }
 
 /**
- * One release from its files: the sdist and (optionally) a wheelhouse folder, fingerprinted and
- * packed into the bundle the stack uploads (components/remote/layout.sh: SHA256SUMS,
- * WeaveServer-<v>.tar.gz, wheelhouse/*).
+ * Hosts build releases with uv from the wheelhouse: it must hold uv's pinned wheel. Throws an
+ * ArtifactError naming the fix (checked before any connection).
+ */
+export function checkUvWheel(wheelhousePath: string | undefined, wheels: Map<string, Buffer>): void {
+    const name = hostLayoutValue("SYNC_UV_WHEEL");
+    const version = hostLayoutValue("SYNC_UV_VERSION");
+    const expected = hostLayoutValue("SYNC_UV_SHA256");
+    const fix =
+        `npm run release adds it; by hand: pip download --no-deps --only-binary=:all: --platform manylinux_2_17_x86_64 ` +
+        `--python-version 3.11 -d <sync:artifactDir>/wheelhouse uv==${version}`;
+    const data = wheels.get(name);
+    if (!data) {
+        throw new ArtifactError(
+            `sync:artifactDir: ${wheelhousePath ?? "the wheelhouse"} has no ${name} (the hosts build every release with uv ${version}); ${fix}`,
+        );
+    }
+    const actual = sha256(data);
+    if (actual !== expected) {
+        throw new ArtifactError(
+            `sync:artifactDir: ${path.join(wheelhousePath ?? "", name)} has sha256 ${actual}, expected ${expected}; ${fix}`,
+        );
+    }
+}
+
+/**
+ * One release from its files: the sdist and a wheelhouse folder (with uv's wheel), fingerprinted
+ * and packed with the host scripts into the bundle the stack uploads (components/remote/layout.sh:
+ * SHA256SUMS, WeaveServer-<v>.tar.gz, wheelhouse/*, scripts/*).
  */
 export function releaseArtifactFrom(version: string, sdistPath: string, wheelhousePath?: string): ReleaseArtifact {
     const sdist = fs.readFileSync(sdistPath);
     const members: BundleMember[] = [{ name: sdistFileName(version), data: sdist }];
+    const wheels = new Map<string, Buffer>();
     if (wheelhousePath) {
         for (const name of fs.readdirSync(wheelhousePath).filter((n) => WHEELHOUSE_FILE.test(n))) {
             const file = path.join(wheelhousePath, name);
             if (fs.statSync(file).isFile()) {
-                members.push({ name: `${hostLayoutValue("SYNC_BUNDLE_WHEELS")}/${name}`, data: fs.readFileSync(file) });
+                wheels.set(name, fs.readFileSync(file));
+                members.push({ name: `${hostLayoutValue("SYNC_BUNDLE_WHEELS")}/${name}`, data: wheels.get(name) as Buffer });
             }
         }
     }
+    checkUvWheel(wheelhousePath, wheels);
+    members.push(...hostScriptMembers());
     members.push({ name: hostLayoutValue("SYNC_BUNDLE_SUMS"), data: Buffer.from(sha256sums(members), "utf8") });
     const bundle = writeContentAddressed(ustar(members));
     return {

@@ -64,6 +64,8 @@ export interface SyncConfig {
     servers: ServerSpec[];
     /** How many hosts change at once. */
     batchSize: number;
+    /** How many hosts stage (upload and build) at once, at the start of a rollout. */
+    stageParallel: number;
     /** Complete releases kept on each host (current and previous always kept). */
     keepReleases: number;
     /** Non-secret ini settings. */
@@ -331,6 +333,10 @@ function parseIni(configKey: string, value: unknown, secret: boolean, problems: 
     }
     for (const [section, entries] of Object.entries(value)) {
         const sectionKey = `${configKey}.${section}`;
+        if (section === "__proto__") {
+            problems.push(`${configKey}: section name "__proto__" is not allowed (JavaScript would drop it)`);
+            continue;
+        }
         if (!SECTION_NAME.test(section) || section === "DEFAULT") {
             problems.push(
                 `${configKey}: section name ${showValue(section)} must match [A-Za-z0-9_][A-Za-z0-9_.-]* and not be DEFAULT`,
@@ -343,6 +349,10 @@ function parseIni(configKey: string, value: unknown, secret: boolean, problems: 
         }
         result[section] = {};
         for (const [name, raw] of Object.entries(entries)) {
+            if (name === "__proto__") {
+                problems.push(`${sectionKey}: key "__proto__" is not allowed (JavaScript would drop it)`);
+                continue;
+            }
             if (!INI_KEY.test(name)) {
                 // configparser lower-cases keys and splits on = and :, so only plain lower-case keys survive a round trip.
                 problems.push(
@@ -616,12 +626,21 @@ export function parseSyncConfig(raw: RawSyncConfig, stackFile?: StackFile): Sync
     }
 
     let batchSize = 1;
+    let stageParallel = DEFAULT_STAGE_PARALLEL;
     if (raw.rollout !== undefined) {
         if (!isObject(raw.rollout)) {
-            problems.push(`sync:rollout: ${showValue(raw.rollout)} must be an object { batchSize }`);
+            problems.push(`sync:rollout: ${showValue(raw.rollout)} must be an object { batchSize, stageParallel? }`);
         } else {
-            unknownKeys("sync:rollout", raw.rollout, ["batchSize"], problems);
+            unknownKeys("sync:rollout", raw.rollout, ["batchSize", "stageParallel"], problems);
             batchSize = integerIn("sync:rollout.batchSize", raw.rollout.batchSize ?? 1, 1, 1000, problems) ?? 1;
+            stageParallel =
+                integerIn(
+                    "sync:rollout.stageParallel",
+                    raw.rollout.stageParallel ?? DEFAULT_STAGE_PARALLEL,
+                    1,
+                    256,
+                    problems,
+                ) ?? DEFAULT_STAGE_PARALLEL;
         }
     }
 
@@ -646,8 +665,26 @@ export function parseSyncConfig(raw: RawSyncConfig, stackFile?: StackFile): Sync
     if (all.length > 0) {
         throw new ConfigError(all);
     }
-    return { version, artifactDir, servers, batchSize, keepReleases, ini, iniSecrets, releaseBucket, commandTimeout };
+    return {
+        version,
+        artifactDir,
+        servers,
+        batchSize,
+        stageParallel,
+        keepReleases,
+        ini,
+        iniSecrets,
+        releaseBucket,
+        commandTimeout,
+    };
 }
+
+/**
+ * Hosts that stage at once unless sync:rollout.stageParallel says otherwise: a stage is an upload
+ * (network-bound on the deployer) and a build (CPU-bound on each host), so 16 keeps the deployer's
+ * uplink and SSH sessions busy without one slow host holding up the rest (README "Rollout").
+ */
+export const DEFAULT_STAGE_PARALLEL = 16;
 
 /** Split servers into rollout batches of `batchSize`, keeping declaration order. */
 export function rolloutBatches<T>(servers: T[], batchSize: number): T[][] {

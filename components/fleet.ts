@@ -1,3 +1,4 @@
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ReleaseArtifact } from "./artifacts";
 import { IniData, ServerSpec, rolloutBatches } from "./config";
@@ -7,8 +8,10 @@ import { SyncServer } from "./syncServer";
 export interface SyncFleetArgs {
     /** Servers in rollout order. */
     servers: ServerSpec[];
-    /** Hosts that change at once. */
+    /** Hosts that change what they serve at once. */
     batchSize: number;
+    /** Hosts that stage at once, at the start of the rollout. */
+    stageParallel: number;
     /** Releases by version (every version the servers use). */
     releases: Record<string, ReleaseArtifact>;
     /** The deploy key (secret). */
@@ -29,7 +32,7 @@ export interface ServerReport {
     address: pulumi.Output<string>;
     /** Release the server should serve (sync:version or its canary override). */
     version: string;
-    /** Release the host served when its install last finished, read from the host. */
+    /** Release the host served when its activation last finished, read from the host. */
     serves: pulumi.Output<string>;
     /** The SSH host key the stack pins for it. */
     hostKey: pulumi.Output<string>;
@@ -38,15 +41,20 @@ export interface ServerReport {
 }
 
 /**
- * The servers in rollout batches: every server of batch k depends on the SyncServer components of
- * batch k-1 (so on everything they run), so a host that fails stops the rollout there and later
- * hosts stay untouched.
+ * The servers, rolled out in two phases. Stage: every server uploads and builds its release at
+ * the start of the `up`, at most stageParallel at once (server i waits for the stage of server
+ * i - stageParallel), and nothing served changes. Activate: once every server has staged — the
+ * `-staged` barrier depends on every stage — batch by batch, each batch's servers after the
+ * previous batch's activations. A build that fails anywhere stops the `up` before any host
+ * switches; a host that fails its activation stops the later batches.
  */
 export class SyncFleet extends pulumi.ComponentResource {
     /** The servers, by name. */
     public readonly servers: Record<string, SyncServer>;
     /** The servers, batch by batch. */
     public readonly batches: SyncServer[][];
+    /** Waits for every server's stage: no server activates before it. */
+    public readonly staged: command.local.Command;
     /** Per-server report for the stack outputs. */
     public readonly report: Record<string, ServerReport>;
 
@@ -55,11 +63,20 @@ export class SyncFleet extends pulumi.ComponentResource {
         this.servers = {};
         this.batches = [];
         this.report = {};
+
+        // Declared first, its dependencies filled in once every server's stage exists: a command
+        // with no `create` runs nothing, it only orders what depends on it.
+        let stagesDeclared: (stages: pulumi.Resource[]) => void = () => undefined;
+        const stages = new Promise<pulumi.Resource[]>((resolve) => (stagesDeclared = resolve));
+        this.staged = new command.local.Command(`${name}-staged`, {}, { parent: this, dependsOn: stages });
+
+        const declaredStages: pulumi.Resource[] = [];
         let previousBatch: pulumi.Resource[] = [];
-        rolloutBatches(args.servers, args.batchSize).forEach((batch, index) => {
-            const built = batch.map(
-                (spec) =>
-                    new SyncServer(
+        try {
+            rolloutBatches(args.servers, args.batchSize).forEach((batch, index) => {
+                const built = batch.map((spec) => {
+                    const slotBefore = declaredStages.length - args.stageParallel;
+                    const server = new SyncServer(
                         `${name}-${spec.name}`,
                         {
                             spec,
@@ -69,24 +86,30 @@ export class SyncFleet extends pulumi.ComponentResource {
                             iniSecrets: args.iniSecrets,
                             keepReleases: args.keepReleases,
                             commandTimeout: args.commandTimeout,
-                            dependsOn: previousBatch,
+                            stageAfter: slotBefore >= 0 ? [declaredStages[slotBefore]] : [],
+                            activateAfter: [this.staged, ...previousBatch],
                         },
                         { parent: this },
-                    ),
-            );
-            batch.forEach((spec, i) => {
-                this.servers[spec.name] = built[i];
-                this.report[spec.name] = {
-                    address: built[i].address,
-                    version: spec.version,
-                    serves: built[i].servedVersion,
-                    hostKey: built[i].hostKey,
-                    batch: index + 1,
-                };
+                    );
+                    declaredStages.push(server.stage);
+                    this.servers[spec.name] = server;
+                    this.report[spec.name] = {
+                        address: server.address,
+                        version: spec.version,
+                        serves: server.servedVersion,
+                        hostKey: server.hostKey,
+                        batch: index + 1,
+                    };
+                    return server;
+                });
+                this.batches.push(built);
+                // The custom resources themselves: a component in dependsOn would expand to all
+                // its children for every server of the next batch.
+                previousBatch = built.map((server) => server.activation);
             });
-            this.batches.push(built);
-            previousBatch = built;
-        });
+        } finally {
+            stagesDeclared(declaredStages);
+        }
         this.registerOutputs({});
     }
 }

@@ -1,8 +1,6 @@
-import * as command from "@pulumi/command";
-import * as crypto from "crypto";
-import * as pulumi from "@pulumi/pulumi";
+// /etc/sync.ini as the stack renders it, and the stream its ini step sends. Pure.
+import { sha256 } from "./digest";
 import { IniData } from "./config";
-import { HostStepArgs, renderIniCommand } from "./remoteCommand";
 
 /** Secret settings win key by key; sections and keys come out sorted, so the file is stable. */
 export function mergeIni(ini: IniData, secrets: IniData): IniData {
@@ -36,53 +34,11 @@ export function renderSyncIni(ini: IniData, secrets: IniData): string {
     return `${lines.join("\n")}\n`;
 }
 
-/** Arguments of a SyncIni. */
-export interface SyncIniArgs extends HostStepArgs {
-    /** Non-secret settings. */
-    ini: IniData;
-    /** Secret settings, merged over `ini` (a secret Output: the rendered file stays secret). */
-    iniSecrets: pulumi.Input<IniData>;
-}
-
 /**
- * /etc/sync.ini on one host: the content travels as a secret on stdin, is written atomically
- * (0640 root:sync) and reloads the app when it changes. A settings change never reinstalls. No
- * remote delete: destroying it leaves the file in place and never needs the host to answer.
+ * What the ini step reads on stdin: the file, then `# sync-release end <bytes> <sha256>`. ini.sh
+ * installs nothing unless the stream ends with that line and the content before it has that
+ * length and sha256, so a stream cut short never becomes a short /etc/sync.ini.
  */
-export class SyncIni extends pulumi.ComponentResource {
-    /** The remote write. */
-    public readonly write: command.remote.Command;
-    /** sha256 of the rendered file, to tell settings versions apart without showing them. */
-    public readonly contentSha256: pulumi.Output<string>;
-
-    constructor(name: string, args: SyncIniArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("sync:server:SyncIni", name, {}, opts);
-
-        // Rendered inside the Output, so a secret iniSecrets makes the whole file secret.
-        const content = pulumi.output(args.iniSecrets).apply((secrets) => renderSyncIni(args.ini, secrets));
-        const writeCommand = renderIniCommand({ user: args.user, timeoutSeconds: args.timeoutSeconds });
-        this.write = new command.remote.Command(
-            `${name}-write`,
-            {
-                connection: args.connection,
-                create: writeCommand,
-                update: writeCommand,
-                stdin: content,
-                // stdout is logged even when marked secret; keep the script's output out of the log.
-                logging: "none",
-                addPreviousOutputInEnv: false,
-            },
-            {
-                parent: this,
-                dependsOn: args.dependsOn,
-                additionalSecretOutputs: ["stdin", "stdout", "stderr"],
-            },
-        );
-        this.contentSha256 = content.apply(sha256);
-        this.registerOutputs({ contentSha256: this.contentSha256 });
-    }
-}
-
-function sha256(text: string): string {
-    return crypto.createHash("sha256").update(text, "utf8").digest("hex");
+export function renderIniStdin(content: string): string {
+    return `${content}# sync-release end ${Buffer.byteLength(content, "utf8")} ${sha256(content)}\n`;
 }
