@@ -283,7 +283,10 @@ export function releaseArtifactFrom(version: string, sdistPath: string, wheelhou
             const file = path.join(wheelhousePath, name);
             if (fs.statSync(file).isFile()) {
                 wheels.set(name, fs.readFileSync(file));
-                members.push({ name: `${hostLayoutValue("SYNC_BUNDLE_WHEELS")}/${name}`, data: wheels.get(name) as Buffer });
+                members.push({
+                    name: `${hostLayoutValue("SYNC_BUNDLE_WHEELS")}/${name}`,
+                    data: wheels.get(name) as Buffer,
+                });
             }
         }
     }

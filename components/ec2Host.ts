@@ -1,22 +1,21 @@
 // A Debian 12 EC2 instance for one sync server, and the host key the stack pins for it.
 //
 // The instance makes its own SSH host keys at first boot (cloud-init's default): no private key
-// is ever in user data, the state or the program. The stack learns the public ed25519 key once,
-// by trust on first use: the `-hostkey` step connects without a pinned key, waits for cloud-init
-// to finish and prints /etc/ssh/ssh_host_ed25519_key.pub; every later step pins what it printed.
-// Ops can check that key out of band against the instance's console output, where cloud-init
-// prints the host keys it made.
+// is ever in user data, the state or the program. cloud-init prints the public keys on the
+// instance's console, and the `-hostkey` step reads the ed25519 one from there through the EC2 API
+// (the deployer's AWS CLI, the account's own credentials), once per instance: no SSH connection
+// ever trusts an unpinned key, and a new address or deploy key reads nothing again.
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import * as path from "path";
 import { Ec2Settings, hostKeyProblem, normalizeHostKey, showValue } from "./config";
+import { shellQuote } from "./remoteCommand";
 import { publicKeyOfPrivateKey } from "./sshKeys";
 
 /** Debian's AWS account, which publishes the official Debian 12 AMIs. */
 export const DEBIAN_AMI_OWNER = "136693071363";
-
-/** Where sshd keeps the public half of the host key the stack pins. */
-export const HOST_KEY_FILE = "/etc/ssh/ssh_host_ed25519_key.pub";
 
 /**
  * Instance inputs AWS only reads when it launches an instance: a change applies to instances
@@ -28,7 +27,8 @@ export const LAUNCH_ONLY_INPUTS = ["ami", "userData", "keyName"];
 
 /**
  * cloud-init for a stack-created server: fresh host keys made on the instance (ed25519 only, the
- * one the stack pins; the image's keys deleted) and the platform packages. The same for every
+ * one the stack pins; the image's keys deleted) and the platform packages (uv, shipped in each
+ * release's wheelhouse, makes the venvs: no python3-venv). The same for every
  * server and every deploy key: it holds nothing secret and nothing per server.
  */
 export function renderCloudInit(): string {
@@ -37,26 +37,31 @@ export function renderCloudInit(): string {
         "ssh_deletekeys: true",
         "ssh_genkeytypes: [ed25519]",
         "package_update: true",
-        "packages: [apache2, libapache2-mod-wsgi-py3, python3-venv, curl]",
+        "packages: [apache2, libapache2-mod-wsgi-py3, curl]",
         "",
     ].join("\n");
 }
 
+const CONSOLE_KEY_SCRIPT = path.join(__dirname, "local", "console-host-key.sh");
+
 /**
- * The host-key step's command: wait (bounded) for cloud-init to finish, so the keys and packages
- * are final, then print the public host key. cloud-init's own verdict goes to stderr: a failed
- * cloud-init is reported by the runtime preflight (what is missing), not here; only a wait that
- * timed out fails this step.
+ * The host-key step: `bash -s sync-console-key '<server>' '<instance id>' '<region>' '<seconds>'`,
+ * components/local/console-host-key.sh on stdin. It polls the instance's console output (EC2 API)
+ * for the ed25519 key cloud-init printed, at most <seconds>.
  */
-export function renderHostKeyCommand(timeoutSeconds: number): string {
+export function renderHostKeyStep(
+    server: string,
+    instanceId: string,
+    region: string,
+    timeoutSeconds: number,
+): { command: string; stdin: string } {
     if (!Number.isInteger(timeoutSeconds) || timeoutSeconds <= 0) {
         throw new Error(`timeoutSeconds must be a positive integer, got ${timeoutSeconds}`);
     }
-    return [
-        `timeout -k 10 ${timeoutSeconds} cloud-init status --wait >&2`,
-        `[ $? -lt 124 ] || { echo 'no cloud-init result within ${timeoutSeconds} s' >&2; exit 1; }`,
-        `cat ${HOST_KEY_FILE}`,
-    ].join("; ");
+    const command = ["bash", "-s", "sync-console-key", server, instanceId, region, String(timeoutSeconds)]
+        .map((word, i) => (i < 3 ? word : shellQuote(word)))
+        .join(" ");
+    return { command, stdin: fs.readFileSync(CONSOLE_KEY_SCRIPT, "utf8") };
 }
 
 /**
@@ -65,9 +70,11 @@ export function renderHostKeyCommand(timeoutSeconds: number): string {
  */
 export function pinnedHostKeyOf(server: string, stdout: string): string {
     const line = stdout.trim();
-    const problem = hostKeyProblem(HOST_KEY_FILE, line);
+    const problem = hostKeyProblem(`server ${server}`, line);
     if (line.includes("\n") || problem !== undefined || !line.startsWith("ssh-ed25519 ")) {
-        throw new Error(`server ${server}: ${HOST_KEY_FILE} is not one ed25519 public key line: ${showValue(line)}`);
+        throw new Error(
+            `server ${server}: the host key read from the instance's console is not one ed25519 public key line: ${showValue(line)}`,
+        );
     }
     return normalizeHostKey(line);
 }
@@ -78,15 +85,13 @@ export interface Ec2HostArgs {
     server: string;
     /** Instance type, subnet, and who may reach SSH and HTTP. */
     settings: Ec2Settings;
-    /** SSH user of the Debian AMI (admin); the deploy key is authorized for it at launch. */
-    user: string;
-    /** SSH port. */
+    /** SSH port (the security group opens it to sshCidrs). */
     port: number;
-    /** The deploy key (secret): its public half is the key pair; it authenticates the first contact. */
+    /** The deploy key (secret): its public half is the instance's key pair. */
     sshPrivateKey: pulumi.Input<string>;
-    /** Seconds the first boot (cloud-init) may take before the host-key step fails. */
+    /** Seconds the instance's host key may take to show on its console before the host-key step fails. */
     timeoutSeconds: number;
-    /** The previous rollout batch: this instance is launched, replaced or restarted only after it. */
+    /** What the launch waits for (the stage fan-out bound): at most stageParallel instances start at once. */
     dependsOn: pulumi.Input<pulumi.Resource>[];
 }
 
@@ -104,8 +109,8 @@ export class Ec2Host extends pulumi.ComponentResource {
     public readonly instanceId: pulumi.Output<string>;
     /** The instance. */
     public readonly instance: aws.ec2.Instance;
-    /** The first contact, which reads the host key without a pin. */
-    public readonly hostKeyStep: command.remote.Command;
+    /** Reads the host key from the instance's console output, once per instance. */
+    public readonly hostKeyStep: command.local.Command;
 
     constructor(name: string, args: Ec2HostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sync:server:Ec2Host", name, {}, opts);
@@ -180,21 +185,15 @@ export class Ec2Host extends pulumi.ComponentResource {
             .all([this.instance.publicIp, this.instance.privateIp])
             .apply(([publicIp, privateIp]) => publicIp || privateIp);
 
-        this.hostKeyStep = new command.remote.Command(
+        const step = this.instanceId.apply((id) =>
+            renderHostKeyStep(args.server, id, aws.config.region ?? "", args.timeoutSeconds),
+        );
+        this.hostKeyStep = new command.local.Command(
             `${name}-hostkey`,
             {
-                // No hostKey: the first contact accepts whatever key the host presents.
-                connection: {
-                    host: this.address,
-                    port: args.port,
-                    user: args.user,
-                    privateKey: args.sshPrivateKey,
-                    // A fresh instance boots for a while before sshd answers: ~20 × 10 s at most.
-                    perDialTimeout: 10,
-                    dialErrorLimit: 20,
-                },
-                create: renderHostKeyCommand(args.timeoutSeconds),
-                // Read again only for a new instance.
+                // Only the instance id is an input: a new address or deploy key reads nothing again.
+                create: step.command,
+                stdin: step.stdin,
                 triggers: [this.instanceId],
                 addPreviousOutputInEnv: false,
             },

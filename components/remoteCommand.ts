@@ -129,7 +129,11 @@ export const WSGI_DAEMONS = { processes: 2, threads: 15 } as const;
  * '<bundle sha256>'`. The bundle path is relative to the deploy user's home, where the SSH session
  * starts. Its stdout is one line, `staged <version>`.
  */
-export function renderStageCommand(release: ReleaseArtifact, deployUser: string, options: RemoteCommandOptions): string {
+export function renderStageCommand(
+    release: ReleaseArtifact,
+    deployUser: string,
+    options: RemoteCommandOptions,
+): string {
     if (!DEPLOY_USER.test(deployUser)) {
         throw new Error(`deploy user ${JSON.stringify(deployUser)} is not a Debian user name`);
     }

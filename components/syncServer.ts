@@ -89,7 +89,6 @@ export class SyncServer extends pulumi.ComponentResource {
                 {
                     server: spec.name,
                     settings: spec.ec2,
-                    user: spec.user,
                     port: spec.port,
                     sshPrivateKey: args.sshPrivateKey,
                     timeoutSeconds: args.commandTimeout,

@@ -82,9 +82,8 @@ SRC_KEY=$(
   } | sha256_of_stdin
 )
 TOOLS_KEY=$(printf '%s\n' "$BUILD_PKG" "${BACKEND_PINS[@]}" "$("$PYTHON" -c 'import sys; print(sys.version)')" | sha256_of_stdin)
-# uv's wheel, as the host layout pins it (name and sha256).
-UV_WHEEL=$(bash -c 'source "$1"; printf "%s %s %s" "$SYNC_UV_VERSION" "$SYNC_UV_WHEEL" "$SYNC_UV_SHA256"' _ "$ROOT/components/remote/layout.sh")
-read -r UV_VERSION UV_WHEEL_NAME UV_SHA256 <<<"$UV_WHEEL"
+# uv's wheel, as the host layout pins it (scripts/uv-wheel.sh fetches it).
+UV_WHEEL=$(bash -c 'source "$1"; printf "%s %s" "$SYNC_UV_WHEEL" "$SYNC_UV_SHA256"' _ "$ROOT/components/remote/layout.sh")
 WHEELS_KEY=$(printf '%s\n' "${BACKEND_PINS[@]}" "${RUNTIME_PINS[@]}" "$UV_WHEEL" | sha256_of_stdin)
 
 mkdir -p "$CACHE"
@@ -114,10 +113,7 @@ ensure_wheels() {
     "$PYTHON" -m pip download -q --only-binary=:all: --python-version 3.11 \
       --implementation py --abi none --platform any \
       -d "$dir" "${BACKEND_PINS[@]}" "${RUNTIME_PINS[@]}"
-    "$PYTHON" -m pip download -q --no-deps --only-binary=:all: --python-version 3.11 \
-      --platform manylinux_2_17_x86_64 -d "$dir" "uv==$UV_VERSION"
-    [[ -f $dir/$UV_WHEEL_NAME && $(sha256_of_stdin <"$dir/$UV_WHEEL_NAME") == "$UV_SHA256" ]] ||
-      die "uv's wheel is not $UV_WHEEL_NAME with sha256 $UV_SHA256"
+    SYNC_BUILD_PYTHON=$PYTHON "$SCRIPT_DIR/uv-wheel.sh" "$dir" >/dev/null
     touch "$dir/.complete"
   fi
   WHEELS_DIR=$dir

@@ -12,8 +12,10 @@ set -euo pipefail
 umask 077
 export LC_ALL=C
 
-[[ $# -eq 6 ]] || { echo "usage: bash -s sync-reach <server> <host> <port> <user> <host-key> <seconds>" >&2; exit 2; }
-server=$1 host=$2 port=$3 user=$4 host_key=$5 seconds=$6
+# `bash -s` makes the first word after it $1: the step's name, so a process list says what runs.
+[[ $# -eq 7 && $1 == sync-reach ]] ||
+    { echo "usage: bash -s sync-reach <server> <host> <port> <user> <host-key> <seconds>" >&2; exit 2; }
+server=$2 host=$3 port=$4 user=$5 host_key=$6 seconds=$7
 
 reach_die() {
     printf '[sync %s probe] ERROR: %s\n' "$server" "$*" >&2

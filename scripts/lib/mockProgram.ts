@@ -85,7 +85,7 @@ export function programMocks(
         newResource(args) {
             declared(args.type, args.name, args.inputs);
             const state: Record<string, unknown> = { ...args.inputs };
-            if (args.type === "command:remote:Command") {
+            if (args.type === "command:remote:Command" || args.type === "command:local:Command") {
                 state.stdout = commandStdout[args.name] ?? (args.name.endsWith("-hostkey") ? MOCK_HOST_KEY_LINE : "");
                 state.stderr = "";
             }

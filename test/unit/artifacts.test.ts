@@ -3,7 +3,17 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { BUNDLE_MAX_AGE_DAYS, loadReleaseArtifact, pruneBundles, ustar } from "../../components/artifacts";
+import {
+    ArtifactError,
+    BUNDLE_MAX_AGE_DAYS,
+    bundleDir,
+    loadReleaseArtifact,
+    pruneBundles,
+    ustar,
+} from "../../components/artifacts";
+import { hostLayoutValue } from "../../components/hostLayout";
+import { hostScriptMembers } from "../../components/remoteCommand";
+import { addUvWheel } from "./fixtures";
 
 const sha = (s: string | Buffer) => crypto.createHash("sha256").update(s).digest("hex");
 
@@ -29,8 +39,11 @@ function artifactDir(): string {
     fs.writeFileSync(path.join(dir, "wheelhouse", "b-1.0-py3-none-any.whl"), "b");
     fs.writeFileSync(path.join(dir, "wheelhouse", "a-1.0-py3-none-any.whl"), "a".repeat(1000));
     fs.writeFileSync(path.join(dir, "wheelhouse", "notes.txt"), "ignored");
+    addUvWheel(path.join(dir, "wheelhouse"));
     return dir;
 }
+
+const UV = hostLayoutValue("SYNC_UV_WHEEL");
 
 test("finds the sdist, fingerprints it and bundles it with the wheelhouse, content-addressed", () => {
     const dir = artifactDir();
@@ -48,14 +61,18 @@ test("finds the sdist, fingerprints it and bundles it with the wheelhouse, conte
 });
 
 test("the bundle is a plain tar GNU tar reads: sorted members, root, 0644, mtime 0, SHA256SUMS checks", () => {
-    const r = loadReleaseArtifact(artifactDir(), "1.10");
+    const dir = artifactDir();
+    const r = loadReleaseArtifact(dir, "1.10");
     const listing = execFileSync("tar", ["--numeric-owner", "--full-time", "-tvf", r.bundlePath]).toString();
     const lines = listing.trim().split("\n");
+    const scripts = hostScriptMembers();
     expect(lines.map((l) => l.split(/\s+/).slice(-1)[0])).toEqual([
         "SHA256SUMS",
         "WeaveServer-1.10.tar.gz",
+        ...scripts.map((m) => m.name),
         "wheelhouse/a-1.0-py3-none-any.whl",
         "wheelhouse/b-1.0-py3-none-any.whl",
+        `wheelhouse/${UV}`,
     ]);
     for (const line of lines) {
         expect(line).toMatch(/^-rw-r--r-- 0\/0 +\d+ 1970-01-01 00:00:00 /);
@@ -63,7 +80,13 @@ test("the bundle is a plain tar GNU tar reads: sorted members, root, 0644, mtime
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "sync-unpack-"));
     execFileSync("tar", ["-xf", r.bundlePath, "-C", out]);
     expect(fs.readFileSync(path.join(out, "SHA256SUMS"), "utf8")).toBe(
-        `${sha("sdist")}  WeaveServer-1.10.tar.gz\n${sha("a".repeat(1000))}  wheelhouse/a-1.0-py3-none-any.whl\n${sha("b")}  wheelhouse/b-1.0-py3-none-any.whl\n`,
+        [
+            `${sha("sdist")}  WeaveServer-1.10.tar.gz\n`,
+            ...scripts.map((m) => `${sha(m.data)}  ${m.name}\n`),
+            `${sha("a".repeat(1000))}  wheelhouse/a-1.0-py3-none-any.whl\n`,
+            `${sha("b")}  wheelhouse/b-1.0-py3-none-any.whl\n`,
+            `${hostLayoutValue("SYNC_UV_SHA256")}  wheelhouse/${UV}\n`,
+        ].join(""),
     );
     execFileSync("sha256sum", ["--strict", "--quiet", "-c", "SHA256SUMS"], { cwd: out });
     fs.rmSync(out, { recursive: true, force: true });
@@ -88,12 +111,49 @@ test("same inputs, byte-identical bundle (reused, not rewritten); other inputs, 
     expect(sha(fs.readFileSync(loadReleaseArtifact(dir, "1.10").bundlePath))).toBe(a.bundleSha256);
 });
 
-test("without a wheelhouse the bundle holds the sdist and SHA256SUMS", () => {
+test("an artifact folder without uv's pinned wheel is refused before any connection, naming the fix", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sync-art-"));
     fs.writeFileSync(path.join(dir, "WeaveServer-2.0.tar.gz"), "s2");
-    const r = loadReleaseArtifact(dir, "2.0");
-    expect(r.wheelhousePath).toBeUndefined();
-    expect(execFileSync("tar", ["-tf", r.bundlePath]).toString()).toBe("SHA256SUMS\nWeaveServer-2.0.tar.gz\n");
+    const fix = `npm run release adds it; by hand: pip download --no-deps --only-binary=:all: --platform manylinux_2_17_x86_64 --python-version 3.11 -d <sync:artifactDir>/wheelhouse uv==${hostLayoutValue("SYNC_UV_VERSION")}`;
+    expect(() => loadReleaseArtifact(dir, "2.0")).toThrow(
+        new ArtifactError(
+            `sync:artifactDir: the wheelhouse has no ${UV} (the hosts build every release with uv ${hostLayoutValue("SYNC_UV_VERSION")}); ${fix}`,
+        ),
+    );
+    fs.mkdirSync(path.join(dir, "wheelhouse"));
+    fs.writeFileSync(path.join(dir, "wheelhouse", UV), "not uv");
+    expect(() => loadReleaseArtifact(dir, "2.0")).toThrow(
+        `sync:artifactDir: ${path.join(dir, "wheelhouse", UV)} has sha256 ${sha("not uv")}, expected ${hostLayoutValue("SYNC_UV_SHA256")}; ${fix}`,
+    );
+    expect(fs.readdirSync(bundles)).toEqual([]);
+});
+
+test("the bundle folder is this user's, 0700; a shared or foreign one is refused; a planted link is never written through", () => {
+    const mine = path.join(bundles, "mine");
+    process.env.SYNC_RELEASE_BUNDLE_DIR = mine;
+    expect(bundleDir()).toBe(mine);
+    expect(fs.statSync(mine).mode & 0o777).toBe(0o700);
+    fs.chmodSync(mine, 0o777);
+    expect(() => bundleDir()).toThrow(
+        `bundle folder ${mine} is not a directory of this user that only it may write; remove it or set SYNC_RELEASE_BUNDLE_DIR`,
+    );
+    fs.chmodSync(mine, 0o700);
+    const linked = path.join(bundles, "linked");
+    fs.symlinkSync(mine, linked);
+    process.env.SYNC_RELEASE_BUNDLE_DIR = linked;
+    expect(() => bundleDir()).toThrow(/is not a directory of this user/);
+    // a link planted under the bundle's own name: replaced by the bundle, its target untouched
+    process.env.SYNC_RELEASE_BUNDLE_DIR = mine;
+    const dir = artifactDir();
+    const first = loadReleaseArtifact(dir, "1.10");
+    const victim = path.join(bundles, "victim");
+    fs.writeFileSync(victim, "precious");
+    fs.rmSync(first.bundlePath);
+    fs.symlinkSync(victim, first.bundlePath);
+    const again = loadReleaseArtifact(dir, "1.10");
+    expect(fs.readFileSync(victim, "utf8")).toBe("precious");
+    expect(fs.lstatSync(again.bundlePath).isFile()).toBe(true);
+    expect(sha(fs.readFileSync(again.bundlePath))).toBe(first.bundleSha256);
 });
 
 test("ustar: long names go through the prefix field; unsafe names are refused", () => {
@@ -132,7 +192,7 @@ test("bundles unused for BUNDLE_MAX_AGE_DAYS are removed; one in use is kept and
     // the next run uses the release's bundle again: touched, kept; the stale one goes
     const again = loadReleaseArtifact(dir, "1.10");
     expect(again).toEqual(first);
-    expect(fs.readdirSync(bundles).sort()).toEqual([`${first.bundleSha256}.tar`, "keep.txt"]);
+    expect(fs.readdirSync(bundles).sort()).toEqual([`${first.bundleSha256}.tar`, "keep.txt"].sort());
     expect(fs.statSync(first.bundlePath).mtimeMs).toBeGreaterThan(Date.now() - 60_000);
     // removed meanwhile: written again, byte for byte
     fs.rmSync(first.bundlePath);

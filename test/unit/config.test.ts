@@ -53,6 +53,7 @@ describe("a valid config", () => {
                 },
             ],
             batchSize: 1,
+            stageParallel: 16,
             keepReleases: 5,
             ini: {},
             iniSecrets: {},
@@ -245,13 +246,21 @@ describe("hostile and bad values are refused with one message naming the key and
                 }),
             ),
         ).toEqual(['sync:servers[1].name: "a" is used by another server']);
-        expect(problems({ servers: "x", rollout: { batchSize: 0 }, keepReleases: 1 })).toEqual([
+        expect(problems({ servers: "x", rollout: { batchSize: 0, stageParallel: 0 }, keepReleases: 1 })).toEqual([
             "sync:version: missing; pin the release to roll out, e.g. pulumi config set sync:version 1.1.4",
             "sync:artifactDir: undefined must be the path of the folder holding WeaveServer-<version>.tar.gz",
             'sync:servers: "x" must be a non-empty list of servers',
             "sync:rollout.batchSize: 0 must be an integer from 1 to 1000",
+            "sync:rollout.stageParallel: 0 must be an integer from 1 to 256",
             "sync:keepReleases: 1 must be an integer from 2 to 100",
         ]);
+        expect(problems(base({ rollout: { batchSize: 2, parallel: 4 } }))).toEqual([
+            "sync:rollout.parallel: unknown setting (allowed: batchSize, stageParallel)",
+        ]);
+        expect(parseSyncConfig(base({ rollout: { batchSize: 2, stageParallel: 4 } }))).toMatchObject({
+            batchSize: 2,
+            stageParallel: 4,
+        });
     });
 
     test.each([
@@ -280,6 +289,15 @@ describe("hostile and bad values are refused with one message naming the key and
             'sync:ini: section name "DEFAULT" must match [A-Za-z0-9_][A-Za-z0-9_.-]* and not be DEFAULT',
         ],
         [{ sync: "v" }, "sync:ini.sync: must be an object of key: value"],
+        // JSON.parse keeps "__proto__" as a key; copied into an object it would vanish silently
+        [
+            JSON.parse('{"__proto__": {"k": "v"}}'),
+            'sync:ini: section name "__proto__" is not allowed (JavaScript would drop it)',
+        ],
+        [
+            JSON.parse('{"sync": {"__proto__": "v"}}'),
+            'sync:ini.sync: key "__proto__" is not allowed (JavaScript would drop it)',
+        ],
         [{ sync: { k: { nested: 1 } } }, 'sync:ini.sync.k: {"nested":1} must be a string, number or boolean'],
     ])("sync:ini %j", (ini, message) => {
         expect(problems(base({ ini }))).toEqual([message]);

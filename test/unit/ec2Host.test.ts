@@ -1,22 +1,18 @@
-// EC2 servers under mocks: host keys made on the instance and pinned by trust on first use, user
-// data with nothing secret in it, and no change that replaces the fleet in one update.
+// EC2 servers under mocks: host keys made on the instance and read from its console output through
+// the EC2 API, user data with nothing secret in it, and no change that replaces the fleet in one
+// update. The host-key script itself runs for real against a fake AWS CLI.
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { MOCK_HOST_KEY_LINE, ProgramRun, Recorded, isSecretInput, runProgram, unwrap, waitsFor } from "./harness";
 import { DEPLOY_KEY, SECRET_KEYS, makeArtifactDir, prodConfig } from "./fixtures";
-import {
-    HOST_KEY_FILE,
-    LAUNCH_ONLY_INPUTS,
-    pinnedHostKeyOf,
-    renderCloudInit,
-    renderHostKeyCommand,
-} from "../../components/ec2Host";
+import { LAUNCH_ONLY_INPUTS, pinnedHostKeyOf, renderCloudInit, renderHostKeyStep } from "../../components/ec2Host";
 import { ed25519KeyPairFromSeed } from "../../components/sshKeys";
 
 const COMMAND = "command:remote:Command";
 const COPY = "command:remote:CopyToRemote";
+const LOCAL = "command:local:Command";
 const INSTANCE = "aws:ec2/instance:Instance";
 const OTHER_DEPLOY_KEY = ed25519KeyPairFromSeed(Buffer.alloc(32, 8), "deploy-2");
 
@@ -95,9 +91,8 @@ describe("an EC2 server", () => {
         expect(named(other, "sync-cloud1-instance").inputs).toEqual(named(run, "sync-cloud1-instance").inputs);
         expect(named(other, "sync-cloud1-instance").inputs.userData).toBe(renderCloudInit());
         expect(named(other, "sync-cloud1-key").inputs.publicKey).toBe(OTHER_DEPLOY_KEY.publicKey);
-        expect(named(other, "sync-cloud1-hostkey").inputs.triggers).toEqual(
-            named(run, "sync-cloud1-hostkey").inputs.triggers,
-        );
+        // nor does the host key get read again: the step's inputs do not hold the deploy key
+        expect(named(other, "sync-cloud1-hostkey").inputs).toEqual(named(run, "sync-cloud1-hostkey").inputs);
     });
 
     test("the instance never replaces on user data; AMI, user data and key name are read at launch only", () => {
@@ -133,17 +128,21 @@ describe("an EC2 server", () => {
         ]);
     });
 
-    test("the host-key step: no pinned key, a bounded wait for cloud-init, read again only for a new instance", () => {
+    test("the host-key step reads the instance's console output through the EC2 API, once per instance", () => {
         const step = named(run, "sync-cloud1-hostkey");
-        expect(step.type).toBe(COMMAND);
-        const connection = unwrap(step.inputs.connection);
-        expect(connection).toMatchObject({ host: "203.0.113.10", port: 22, user: "admin" });
-        expect(connection).not.toHaveProperty("hostKey");
-        expect(unwrap(connection.privateKey)).toBe(DEPLOY_KEY.privateKey);
-        expect(step.inputs.create).toBe(renderHostKeyCommand(600));
-        expect(step.inputs.create).toContain(`cat ${HOST_KEY_FILE}`);
-        // The mock's id of the instance: a new instance id is the only reason to read the key again.
+        // a command on the deployer: no SSH connection trusts an unpinned key, ever
+        expect(step.type).toBe(LOCAL);
+        expect(step.inputs).not.toHaveProperty("connection");
+        const rendered = renderHostKeyStep("cloud1", "sync-cloud1-instance-id", "eu-west-1", 600);
+        expect(step.inputs.create).toBe(rendered.command);
+        expect(step.inputs.create).toBe(
+            "bash -s sync-console-key 'cloud1' 'sync-cloud1-instance-id' 'eu-west-1' '600'",
+        );
+        expect(step.inputs.stdin).toBe(rendered.stdin);
+        // The mock's id of the instance: a new instance is the only reason to read the key again
+        // (no address, no deploy key among its inputs).
         expect(step.inputs.triggers).toEqual(["sync-cloud1-instance-id"]);
+        expect(Object.keys(step.inputs).sort()).toEqual(["addPreviousOutputInEnv", "create", "stdin", "triggers"]);
         expect(step.inputs.update).toBeUndefined();
         expect(step.inputs.delete).toBeUndefined();
         expect(step.opts.retainOnDelete ?? false).toBe(false);
@@ -152,23 +151,23 @@ describe("an EC2 server", () => {
     test("every other remote step pins the key the host-key step printed and waits for it", () => {
         const others = remoteOf(run, "cloud1").filter((r) => r.name !== "sync-cloud1-hostkey");
         expect(others.map((r) => r.name).sort()).toEqual([
-            "sync-cloud1-ini-write",
-            "sync-cloud1-release-bundle",
-            "sync-cloud1-release-install",
-            "sync-cloud1-runtime-setup",
+            "sync-cloud1-activate",
+            "sync-cloud1-bundle",
+            "sync-cloud1-ini",
+            "sync-cloud1-stage",
         ]);
         for (const resource of others) {
             expect([resource.name, unwrap(resource.inputs.connection).hostKey]).toEqual([
                 resource.name,
                 pinned(MOCK_HOST_KEY_LINE),
             ]);
-            expect([resource.name, waitsFor(run, resource.key).has(`${COMMAND}::sync-cloud1-hostkey`)]).toEqual([
+            expect([resource.name, waitsFor(run, resource.key).has(`${LOCAL}::sync-cloud1-hostkey`)]).toEqual([
                 resource.name,
                 true,
             ]);
         }
         // The instance id and the pinned key are the host's identity: a new one re-sends the upload.
-        const identity = named(run, "sync-cloud1-release-bundle").inputs.triggers[2];
+        const identity = named(run, "sync-cloud1-bundle").inputs.triggers[0];
         expect(identity).toBe(`sync-cloud1-instance-id 203.0.113.10:22 ${pinned(MOCK_HOST_KEY_LINE)}`);
         expect(run.outputs.servers).toMatchObject({ cloud1: { address: "203.0.113.10" } });
     });
@@ -197,19 +196,24 @@ describe("EC2 fleets", () => {
         }
     });
 
-    test("batchSize 1: the second instance is launched (or replaced) only after the first server is done", async () => {
-        const run = await runProgram(
+    test("instances launch in the stage phase, at most stageParallel at once, never behind an activation", async () => {
+        const config = (stageParallel: number) =>
             prodConfig(makeArtifactDir(["1.1.4"]), {
                 "sync:servers": ec2Servers(["cloud1", "cloud2"]),
-                "sync:rollout": { batchSize: 1 },
-            }),
-            SECRET_KEYS,
-        );
-        const second = waitsFor(run, `${INSTANCE}::sync-cloud2-instance`);
-        for (const resource of [...remoteOf(run, "cloud1"), named(run, "sync-cloud1-instance")]) {
-            expect([resource.name, second.has(resource.key)]).toEqual([resource.name, true]);
+                "sync:rollout": { batchSize: 1, stageParallel },
+            });
+        const bounded = await runProgram(config(1), SECRET_KEYS);
+        const second = waitsFor(bounded, `${INSTANCE}::sync-cloud2-instance`);
+        // with stageParallel 1: after the first server's stage phase, before any activation
+        for (const step of ["probe-stage", "bundle", "stage"]) {
+            expect([...second].some((key) => key.endsWith(`::sync-cloud1-${step}`))).toBe(true);
         }
-        const first = waitsFor(run, `${INSTANCE}::sync-cloud1-instance`);
+        for (const step of ["probe-activate", "ini", "activate"]) {
+            expect([...second].some((key) => key.endsWith(`::sync-cloud1-${step}`))).toBe(false);
+        }
+        const parallel = await runProgram(config(16), SECRET_KEYS);
+        expect([...waitsFor(parallel, `${INSTANCE}::sync-cloud2-instance`)]).toEqual([]);
+        const first = waitsFor(parallel, `${INSTANCE}::sync-cloud1-instance`);
         expect([...first].filter((key) => key.includes("cloud2"))).toEqual([]);
     });
 
@@ -218,7 +222,9 @@ describe("EC2 fleets", () => {
             prodConfig(makeArtifactDir(["1.1.4"]), { "sync:servers": ec2Servers(["cloud1"]) }),
             SECRET_KEYS,
         );
-        for (const resource of run.resources.filter((r) => r.type.startsWith("aws:ec2/") || r.type === COMMAND)) {
+        for (const resource of run.resources.filter(
+            (r) => r.type.startsWith("aws:ec2/") || r.type === COMMAND || r.type === LOCAL,
+        )) {
             expect([
                 resource.name,
                 resource.opts.retainOnDelete ?? false,
@@ -254,9 +260,9 @@ describe("pinnedHostKeyOf", () => {
         ["an ecdsa key", pinned(execKeygenPub("ecdsa"))],
         ["a key cut short", key.slice(0, -8)],
         ["an error message", "cat: /etc/ssh/ssh_host_ed25519_key.pub: No such file or directory"],
-    ])("refuses %s with a message naming the server and the file", (_, stdout) => {
+    ])("refuses %s with a message naming the server", (_, stdout) => {
         expect(() => pinnedHostKeyOf("cloud1", stdout)).toThrow(
-            /^server cloud1: \/etc\/ssh\/ssh_host_ed25519_key\.pub is not one ed25519 public key line: /,
+            /^server cloud1: the host key read from the instance's console is not one ed25519 public key line: /,
         );
     });
 });
@@ -268,45 +274,96 @@ function execKeygenPub(type: string): string {
     return fs.readFileSync(`${file}.pub`, "utf8");
 }
 
-describe("the host-key command, run by a real shell against a fake cloud-init", () => {
-    const keyLine = `${ed25519KeyPairFromSeed(Buffer.alloc(32, 6), "").publicKey} root@h`;
+describe("the host-key script, run by bash against a fake AWS CLI", () => {
+    const keyLine = `${ed25519KeyPairFromSeed(Buffer.alloc(32, 6), "").publicKey} root@ip-10-0-0-10`;
+    const ecdsaLine = pinned(execKeygenPub("ecdsa"));
+    const console = (keys: string[]) =>
+        [
+            "[   12.3] cloud-init[512]: Cloud-init v. 23.1 finished",
+            "-----BEGIN SSH HOST KEY KEYS-----",
+            ...keys,
+            "-----END SSH HOST KEY KEYS-----",
+            "Debian GNU/Linux 12 ip-10-0-0-10 ttyS0",
+        ].join("\r\n");
 
-    /** Run the command with `cloud-init` replaced by a script and the key file by a temp file. */
-    function runWith(
-        cloudInit: string,
-        shell: string,
-        timeoutSeconds = 5,
-    ): { status: number | null; stdout: string; stderr: string } {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sync-cloudinit-"));
-        fs.writeFileSync(path.join(dir, "cloud-init"), `#!/bin/sh\n${cloudInit}\n`, { mode: 0o755 });
-        const keyFile = path.join(dir, "ssh_host_ed25519_key.pub");
-        fs.writeFileSync(keyFile, `${keyLine}\n`);
-        const commandLine = renderHostKeyCommand(timeoutSeconds).replace(HOST_KEY_FILE, keyFile);
-        const result = spawnSync(shell, ["-c", commandLine], {
+    /**
+     * Run the step as the provider would (its command line, the script on stdin) with `aws` a script
+     * that answers from `answers` in turn (the last one again and again) and logs its arguments.
+     */
+    function runWith(answers: { stdout?: string; status?: number }[], seconds = 5, instance = "i-0123456789abcdef0") {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sync-aws-"));
+        answers.forEach((a, i) => fs.writeFileSync(path.join(dir, `answer${i}`), a.stdout ?? ""));
+        const statuses = answers.map((a) => a.status ?? 0).join(" ");
+        fs.writeFileSync(
+            path.join(dir, "aws"),
+            [
+                "#!/bin/bash",
+                `printf '%s\\n' "$*" >>"${dir}/calls"`,
+                `n=$(wc -l <"${dir}/calls"); i=$((n - 1)); last=${answers.length - 1}; ((i <= last)) || i=$last`,
+                `statuses=(${statuses}); cat "${dir}/answer$i"; exit "\${statuses[$i]}"`,
+                "",
+            ].join("\n"),
+            { mode: 0o755 },
+        );
+        const step = renderHostKeyStep("cloud1", instance, "eu-west-1", seconds);
+        const result = spawnSync("bash", ["-c", step.command], {
+            input: step.stdin,
             env: { ...process.env, PATH: `${dir}:${process.env.PATH}` },
             encoding: "utf8",
-            timeout: 30000,
+            timeout: 60000,
         });
-        return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+        const calls = fs.existsSync(path.join(dir, "calls"))
+            ? fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n")
+            : [];
+        return { status: result.status, stdout: result.stdout, stderr: result.stderr, calls };
     }
 
-    test.each(["bash", "sh"])("%s: cloud-init done → stdout is exactly the key line", (shell) => {
-        const result = runWith('echo "status: done"', shell);
-        expect(result).toEqual({ status: 0, stdout: `${keyLine}\n`, stderr: "status: done\n" });
+    test("prints the ed25519 line cloud-init put on the console, asking the EC2 API for that instance", () => {
+        const result = runWith([{ stdout: console([ecdsaLine, keyLine]) }]);
+        expect(result.stdout).toBe(`${keyLine}\n`);
+        expect(result.status).toBe(0);
+        expect(result.calls).toEqual([
+            "ec2 get-console-output --instance-id i-0123456789abcdef0 --query Output --output text --region eu-west-1 --latest",
+        ]);
+        expect(pinnedHostKeyOf("cloud1", result.stdout)).toBe(pinned(keyLine));
     });
 
-    test.each(["bash", "sh"])(
-        "%s: cloud-init finished with errors → the key is still read (the runtime preflight judges the platform)",
-        (shell) => {
-            const result = runWith('echo "status: error"; exit 1', shell);
-            expect(result).toEqual({ status: 0, stdout: `${keyLine}\n`, stderr: "status: error\n" });
-        },
-    );
+    test("an instance without --latest support, answering base64, is read from its buffered output", () => {
+        const result = runWith([
+            { status: 254, stdout: "--latest is only supported on Nitro instances" },
+            { stdout: Buffer.from(console([keyLine])).toString("base64") },
+        ]);
+        expect(result.stdout).toBe(`${keyLine}\n`);
+        expect(result.calls.map((c) => c.endsWith("--latest"))).toEqual([true, false]);
+    });
 
-    test.each(["bash", "sh"])("%s: cloud-init never finishes → fails within the bound, key not read", (shell) => {
+    test("keys not on the console yet: polled until they are", () => {
+        const result = runWith([{ stdout: "booting" }, { stdout: "booting" }, { stdout: console([keyLine]) }], 60);
+        expect(result.stdout).toBe(`${keyLine}\n`);
+        expect(result.calls.length).toBeGreaterThanOrEqual(3);
+    }, 60_000);
+
+    test("no key within the bound: fails naming the instance and the check to run by hand", () => {
         const started = Date.now();
-        const result = runWith("exec sleep 60", shell, 1);
-        expect(Date.now() - started).toBeLessThan(15000);
-        expect(result).toEqual({ status: 1, stdout: "", stderr: "no cloud-init result within 1 s\n" });
+        const result = runWith([{ stdout: "booting" }], 1);
+        expect(Date.now() - started).toBeLessThan(20_000);
+        expect(result.status).toBe(1);
+        expect(result.stdout).toBe("");
+        expect(result.stderr.trim()).toBe(
+            "[sync cloud1 hostkey] ERROR: no host key for i-0123456789abcdef0 within 1s: its console output shows no ssh-ed25519 host key yet (check: aws ec2 get-console-output --instance-id i-0123456789abcdef0)",
+        );
+    });
+
+    test("a key outside cloud-init's markers is not taken (anyone can print to a console)", () => {
+        const result = runWith([{ stdout: `${keyLine}\nno markers here` }], 1);
+        expect(result.status).toBe(1);
+        expect(result.stdout).toBe("");
+    });
+
+    test("a hostile instance id is refused before the API is asked", () => {
+        const result = runWith([{ stdout: console([keyLine]) }], 5, "i-0123; touch /tmp/p");
+        expect(result.status).toBe(1);
+        expect(result.stderr.trim()).toBe("[sync cloud1 hostkey] ERROR: bad instance id 'i-0123; touch /tmp/p'");
+        expect(result.calls).toEqual([]);
     });
 });

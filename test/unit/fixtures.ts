@@ -1,4 +1,5 @@
 // Shared fixtures: the prod stack's config as Pulumi hands it to the program, and release files.
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as os from "os";
@@ -8,7 +9,20 @@ import { ed25519KeyPairFromSeed } from "../../components/sshKeys";
 export const SENTINEL = "S3NT1NEL-7d41c0de";
 export const DEPLOY_KEY = ed25519KeyPairFromSeed(Buffer.alloc(32, 7), "deploy");
 
-/** A folder with fake release files for the given versions and a wheelhouse. */
+let uvWheel: string | undefined;
+
+/**
+ * Put uv's pinned wheel into a wheelhouse: the real one (scripts/uv-wheel.sh downloads it into the
+ * cache once), since the stack checks its sha256. A symbolic link: the bundle reads through it.
+ */
+export function addUvWheel(wheelhouse: string): string {
+    uvWheel ??= execFileSync("bash", [path.join(__dirname, "../../scripts/uv-wheel.sh")], { encoding: "utf8" }).trim();
+    const target = path.join(wheelhouse, path.basename(uvWheel));
+    fs.symlinkSync(uvWheel, target);
+    return target;
+}
+
+/** A folder with fake release files for the given versions and a wheelhouse (with uv's wheel). */
 export function makeArtifactDir(versions: string[]): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sync-artifacts-"));
     for (const version of versions) {
@@ -16,6 +30,7 @@ export function makeArtifactDir(versions: string[]): string {
     }
     fs.mkdirSync(path.join(dir, "wheelhouse"));
     fs.writeFileSync(path.join(dir, "wheelhouse", "six-1.16.0-py2.py3-none-any.whl"), "wheel");
+    addUvWheel(path.join(dir, "wheelhouse"));
     return dir;
 }
 

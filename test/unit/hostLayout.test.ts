@@ -12,6 +12,8 @@ import {
     hostPattern,
     parseLayout,
 } from "../../components/hostLayout";
+import { hostScripts } from "../../components/remoteCommand";
+import { addUvWheel } from "./fixtures";
 
 /** What bash itself makes of a layout file: every constant it sets, sourced the way lib.sh does. */
 function bashValues(file: string, names: string[]): Record<string, string> {
@@ -54,15 +56,22 @@ describe("parseLayout: the host layout, owned by the scripts", () => {
         expect(Object.keys(parsed)).toEqual([
             "SYNC_ROOT",
             "SYNC_SCRIPTS",
+            "SYNC_RELEASES",
+            "SYNC_BUILT",
+            "SYNC_TOOLS",
             "SYNC_DIST",
-            "SYNC_INCOMING",
+            "SYNC_UPLOADS",
             "SYNC_RELEASE_PREFIX",
             "SYNC_SDIST_SUFFIX",
             "SYNC_BUNDLE_SUFFIX",
             "SYNC_BUNDLE_SUMS",
             "SYNC_BUNDLE_WHEELS",
+            "SYNC_BUNDLE_SCRIPTS",
             "SYNC_VERSION_RE",
             "SYNC_WSGI_COUNT_RE",
+            "SYNC_UV_VERSION",
+            "SYNC_UV_WHEEL",
+            "SYNC_UV_SHA256",
         ]);
         expect(bashValues(LAYOUT_FILE, Object.keys(parsed))).toEqual(parsed);
     });
@@ -112,7 +121,8 @@ describe("parseLayout: the host layout, owned by the scripts", () => {
 describe("what the stack takes from the layout", () => {
     test("paths", () => {
         expect(hostPath("SYNC_SCRIPTS")).toBe("/var/sync/scripts");
-        expect(hostPath("SYNC_INCOMING")).toBe("/var/sync/dist/incoming");
+        expect(hostPath("SYNC_BUILT")).toBe("/var/sync/.built");
+        expect(() => hostPath("SYNC_UPLOADS")).toThrow("layout.sh does not set SYNC_UPLOADS to an absolute path");
         expect(() => hostPath("SYNC_BUNDLE_SUFFIX")).toThrow(
             "layout.sh does not set SYNC_BUNDLE_SUFFIX to an absolute path",
         );
@@ -120,15 +130,15 @@ describe("what the stack takes from the layout", () => {
         expect(() => hostLayoutValue("constructor")).toThrow("layout.sh does not set constructor");
     });
 
-    test("the upload name: one file per version, the name install.sh reads", () => {
-        expect(bundleRemotePath("1.10")).toBe("/var/sync/dist/incoming/WeaveServer-1.10.release.tar");
+    test("the upload name: one file per version in the deploy user's home, the name stage.sh reads", () => {
+        expect(bundleRemotePath("1.10")).toBe(".sync-release/WeaveServer-1.10.release.tar");
         expect(() => bundleRemotePath("../1")).toThrow('bad release version "../1"');
         // install.sh's own expansion of the same constants
         const bash = execFileSync(
             "bash",
             [
                 "-c",
-                'source "$1"; version=1.10; printf %s "$SYNC_INCOMING/$SYNC_RELEASE_PREFIX$version$SYNC_BUNDLE_SUFFIX"',
+                'source "$1"; version=1.10; printf %s "$SYNC_UPLOADS/$SYNC_RELEASE_PREFIX$version$SYNC_BUNDLE_SUFFIX"',
                 "-",
                 LAYOUT_FILE,
             ],
@@ -142,6 +152,7 @@ describe("what the stack takes from the layout", () => {
         try {
             fs.mkdirSync(path.join(dir, "wheels"));
             fs.writeFileSync(path.join(dir, "wheels", "six-1.16.0-py2.py3-none-any.whl"), "w");
+            addUvWheel(path.join(dir, "wheels"));
             fs.writeFileSync(path.join(dir, sdistFileName("1.2")), "s");
             expect(sdistFileName("1.2")).toBe("WeaveServer-1.2.tar.gz");
             const release = releaseArtifactFrom("1.2", path.join(dir, sdistFileName("1.2")), path.join(dir, "wheels"));
@@ -152,7 +163,9 @@ describe("what the stack takes from the layout", () => {
             expect(members).toEqual([
                 "SHA256SUMS",
                 "WeaveServer-1.2.tar.gz",
+                ...hostScripts().map((s) => `scripts/${s.name}`),
                 "wheelhouse/six-1.16.0-py2.py3-none-any.whl",
+                `wheelhouse/${hostLayoutValue("SYNC_UV_WHEEL")}`,
             ]);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });

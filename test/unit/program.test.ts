@@ -17,6 +17,11 @@ import { renderCloudInit } from "../../components/ec2Host";
 
 const COMMAND = "command:remote:Command";
 const COPY = "command:remote:CopyToRemote";
+const LOCAL = "command:local:Command";
+const SERVERS = ["sync1", "sync2", "sync3"];
+/** A server's steps, in the order they run. */
+const STAGE_STEPS = ["probe-stage", "bundle", "stage"];
+const ACTIVATE_STEPS = ["probe-activate", "ini", "activate"];
 
 function named(run: ProgramRun, name: string): Recorded {
     const found = run.resources.find((r) => r.name === name);
@@ -57,9 +62,7 @@ describe("the prod stack under mocks", () => {
             "aws:s3/bucketObjectv2:BucketObjectv2": 1,
             "sync:fleet:SyncFleet": 1,
             "sync:server:SyncServer": 3,
-            "sync:server:RuntimeDir": 3,
-            "sync:server:SyncIni": 3,
-            "sync:server:ReleaseInstall": 3,
+            [LOCAL]: 7,
             [COMMAND]: 9,
             [COPY]: 3,
         });
@@ -68,15 +71,17 @@ describe("the prod stack under mocks", () => {
             "sync-sync2",
             "sync-sync3",
         ]);
-        expect(
-            byType(run, COMMAND)
-                .map((r) => r.name)
-                .sort(),
-        ).toEqual(
-            ["sync1", "sync2", "sync3"]
-                .flatMap((s) => [`sync-${s}-runtime-setup`, `sync-${s}-ini-write`, `sync-${s}-release-install`])
-                .sort(),
-        );
+        // fleet → server → its steps, each step a direct child of its server
+        for (const server of SERVERS) {
+            expect(
+                run.resources
+                    .filter((r) => r.opts.parent === `sync:server:SyncServer::sync-${server}`)
+                    .map((r) => r.name),
+            ).toEqual([...STAGE_STEPS, ...ACTIVATE_STEPS].map((step) => `sync-${server}-${step}`));
+        }
+        expect(named(run, "sync-staged").opts.parent).toBe("sync:fleet:SyncFleet::sync");
+        // the barrier runs nothing: it only orders what depends on it
+        expect(named(run, "sync-staged").inputs).toEqual({});
     });
 
     test("bucket is private, versioned, encrypted, owner-enforced, TLS-only, with a lifecycle", () => {
@@ -115,23 +120,72 @@ describe("the prod stack under mocks", () => {
         expect(object.inputs.checksumAlgorithm).toBe("SHA256");
     });
 
-    test("installs are keyed on version + sha256 and upload the exact release, in one short command", () => {
-        for (const server of ["sync1", "sync2", "sync3"]) {
-            const install = named(run, `sync-${server}-release-install`);
-            expect(install.inputs.triggers.slice(0, 2)).toEqual(["1.1.4", sdistSha]);
-            expect(install.inputs.create).toMatch(
+    test("stages and activations are keyed on the host, version and sha256s, each one short command", () => {
+        for (const server of SERVERS) {
+            const stage = named(run, `sync-${server}-stage`);
+            const upload = named(run, `sync-${server}-bundle`);
+            const activate = named(run, `sync-${server}-activate`);
+            const bundleSha = upload.inputs.triggers[3];
+            expect(bundleSha).toMatch(/^[0-9a-f]{64}$/);
+            for (const step of [stage, upload, activate]) {
+                expect([step.name, step.inputs.triggers.slice(1)]).toEqual([step.name, ["1.1.4", sdistSha, bundleSha]]);
+                expect(step.inputs.triggers[0]).toMatch(new RegExp(`^existing sync${server.slice(-1)}\\.prod\\.`));
+            }
+            expect(stage.inputs.create).toMatch(
                 new RegExp(
-                    `^sudo -n timeout --kill-after=10 600 bash /var/sync/scripts/[0-9a-f]{16}/install\\.sh '1\\.1\\.4' '${sdistSha}' `,
+                    `^sudo -n timeout --kill-after=10 600 bash -c '.*' sync-stage '\\.sync-release/WeaveServer-1\\.1\\.4\\.release\\.tar' '[0-9a-f]{16}' 'deploy' '1\\.1\\.4' '${sdistSha}' '${bundleSha}'$`,
                 ),
             );
-            const upload = named(run, `sync-${server}-release-bundle`);
-            expect(upload.inputs.triggers.slice(0, 2)).toEqual(["1.1.4", sdistSha]);
-            expect(upload.inputs.remotePath).toContain("1.1.4");
+            expect(stage.inputs.update).toBe(stage.inputs.create);
+            expect(activate.inputs.create).toMatch(
+                new RegExp(
+                    `^sudo -n timeout --kill-after=10 600 bash /var/sync/scripts/[0-9a-f]{16}/activate\\.sh '1\\.1\\.4' '${sdistSha}' '5' '2' '15'$`,
+                ),
+            );
+            expect(upload.inputs.remotePath).toBe(".sync-release/WeaveServer-1.1.4.release.tar");
+            for (const step of [stage, activate, named(run, `sync-${server}-ini`)]) {
+                expect([step.name, step.inputs.create.length < 400]).toEqual([step.name, true]);
+            }
         }
     });
 
-    test("no remote step has a delete: destroy and removing a server never need the host", () => {
-        for (const resource of run.resources.filter((r) => r.type === COMMAND)) {
+    test("each probe logs in with the deployer's OpenSSH under a bound, keyed like its phase's steps", () => {
+        for (const server of SERVERS) {
+            const probeStage = named(run, `sync-${server}-probe-stage`);
+            const probeActivate = named(run, `sync-${server}-probe-activate`);
+            const stage = named(run, `sync-${server}-stage`);
+            const activate = named(run, `sync-${server}-activate`);
+            for (const probe of [probeStage, probeActivate]) {
+                expect(probe.inputs.create).toMatch(
+                    new RegExp(
+                        `^bash -s sync-reach '${server}' '${server}\\.prod\\.example\\.com' '(22|2222)' 'deploy' 'ssh-ed25519 [A-Za-z0-9+/]+' '30'$`,
+                    ),
+                );
+                expect(probe.inputs.update).toBe(probe.inputs.create);
+                expect(isSecretInput(probe.inputs.stdin)).toBe(true);
+                expect(unwrap(probe.inputs.stdin)).toContain(`sync_reach <<'SYNC_REACH_KEY'\n${DEPLOY_KEY.privateKey}`);
+            }
+            // keyed on everything its phase's remote steps are keyed on: when they run, it runs first
+            expect(probeStage.inputs.triggers).toEqual([
+                stage.inputs.triggers[0],
+                stage.inputs.create,
+                ...stage.inputs.triggers.slice(1),
+            ]);
+            // the settings' fingerprint makes the activate probe's triggers secret, like the settings
+            expect(isSecretInput(probeActivate.inputs.triggers)).toBe(true);
+            const settings = named(run, `sync-${server}-ini`);
+            const ini = unwrap(settings.inputs.stdin).replace(/# sync-release end .*\n$/, "");
+            expect(unwrap(probeActivate.inputs.triggers)).toEqual([
+                activate.inputs.triggers[0],
+                activate.inputs.create,
+                settings.inputs.create,
+                crypto.createHash("sha256").update(ini).digest("hex"),
+            ]);
+        }
+    });
+
+    test("no step has a delete: destroy and removing a server never need the host", () => {
+        for (const resource of run.resources.filter((r) => r.type === COMMAND || r.type === LOCAL)) {
             expect([resource.name, resource.inputs.delete]).toEqual([resource.name, undefined]);
         }
     });
@@ -172,16 +226,19 @@ describe("the prod stack under mocks", () => {
     });
 
     test("non-root users go through sudo -n, under a timeout", () => {
-        const setup = named(run, "sync-sync1-runtime-setup");
-        expect(setup.inputs.create.startsWith("sudo -n timeout --kill-after=10 600 bash ")).toBe(true);
-        expect(setup.inputs.create.endsWith(" 'deploy' '2' '15'")).toBe(true);
+        for (const step of ["stage", "ini", "activate"]) {
+            expect(named(run, `sync-sync1-${step}`).inputs.create).toMatch(
+                /^sudo -n timeout --kill-after=10 600 bash /,
+            );
+        }
     });
 
     test("secrets: the ini's stdin is secret; no secret in any plaintext input, command line or output", () => {
-        for (const server of ["sync1", "sync2", "sync3"]) {
-            const write = named(run, `sync-${server}-ini-write`);
+        for (const server of SERVERS) {
+            const write = named(run, `sync-${server}-ini`);
             expect(isSecretInput(write.inputs.stdin)).toBe(true);
             expect(unwrap(write.inputs.stdin)).toContain(`secret_key = ${SENTINEL}`);
+            expect(unwrap(write.inputs.stdin)).toMatch(/\n# sync-release end \d+ [0-9a-f]{64}\n$/);
             expect(write.inputs.logging).toBe("none");
             expect(write.inputs.create).toBe(write.inputs.update);
             expect(write.inputs.create).not.toContain(SENTINEL);
@@ -208,7 +265,7 @@ describe("the prod stack under mocks", () => {
         expect(run.outputs.releaseBucketName).toBe("sync-releases-1234567");
     });
 
-    test("changing only the ini changes only the SyncIni inputs", async () => {
+    test("changing only the ini changes only the ini steps (and the probes keyed on them)", async () => {
         const changed = await runProgram(
             prodConfig(artifactDir, {
                 "sync:ini": { sync: { public_url: "https://sync2.example.com", quota_mb: 25 } },
@@ -219,10 +276,10 @@ describe("the prod stack under mocks", () => {
         const differing = changed.resources
             .filter((r, i) => JSON.stringify(r.inputs) !== JSON.stringify(run.resources[i].inputs))
             .map((r) => r.name);
-        expect(differing).toEqual(["sync-sync1-ini-write", "sync-sync2-ini-write", "sync-sync3-ini-write"]);
+        expect(differing).toEqual(SERVERS.flatMap((s) => [`sync-${s}-probe-activate`, `sync-${s}-ini`]));
     });
 
-    test("a version bump changes install triggers and uploads, nothing else", async () => {
+    test("a version bump changes each host's stage and activate phases, not its settings", async () => {
         const bumped = await runProgram(prodConfig(artifactDir, { "sync:version": "1.1.5" }), SECRET_KEYS);
         const before = new Map(run.resources.map((r) => [`${r.type}::${r.name}`, JSON.stringify(r.inputs)]));
         const differing = bumped.resources
@@ -231,13 +288,16 @@ describe("the prod stack under mocks", () => {
         expect(differing.sort()).toEqual(
             [
                 "sync-releases-1.1.5",
-                ...["sync1", "sync2", "sync3"].flatMap((s) => [
-                    `sync-${s}-release-bundle`,
-                    `sync-${s}-release-install`,
+                ...SERVERS.flatMap((s) => [
+                    `sync-${s}-probe-stage`,
+                    `sync-${s}-bundle`,
+                    `sync-${s}-stage`,
+                    `sync-${s}-probe-activate`,
+                    `sync-${s}-activate`,
                 ]),
             ].sort(),
         );
-        expect(named(bumped, "sync-sync2-release-install").inputs.triggers[0]).toBe("1.1.5");
+        expect(named(bumped, "sync-sync2-activate").inputs.triggers[1]).toBe("1.1.5");
     });
 
     test("a canary override gives one server its own release", async () => {
@@ -245,8 +305,12 @@ describe("the prod stack under mocks", () => {
         const parsed = JSON.parse(servers);
         parsed[0].version = "1.1.5";
         const canary = await runProgram(prodConfig(artifactDir, { "sync:servers": parsed }), SECRET_KEYS);
-        expect(named(canary, "sync-sync1-release-install").inputs.triggers[0]).toBe("1.1.5");
-        expect(named(canary, "sync-sync2-release-install").inputs.triggers[0]).toBe("1.1.4");
+        // the canary stages and activates only its own release, on its own host
+        for (const step of ["bundle", "stage", "activate"]) {
+            expect(named(canary, `sync-sync1-${step}`).inputs.triggers[1]).toBe("1.1.5");
+            expect(named(canary, `sync-sync2-${step}`).inputs.triggers[1]).toBe("1.1.4");
+            expect(named(canary, `sync-sync3-${step}`).inputs.triggers[1]).toBe("1.1.4");
+        }
         expect(
             byType(canary, "aws:s3/bucketObjectv2:BucketObjectv2")
                 .map((r) => r.inputs.key)
@@ -385,9 +449,7 @@ describe("EC2 servers", () => {
         // The key the instance reported at first boot (see ec2Host.test.ts), pinned as `<type> <base64>`.
         const hostKey = { publicKey: MOCK_HOST_KEY_LINE.split(" ").slice(0, 2).join(" ") };
         expect(unwrap(instance.inputs.userData)).toBe(renderCloudInit());
-        expect(unwrap(instance.inputs.userData)).toContain(
-            "packages: [apache2, libapache2-mod-wsgi-py3, python3-venv, curl]",
-        );
+        expect(unwrap(instance.inputs.userData)).toContain("packages: [apache2, libapache2-mod-wsgi-py3, curl]");
         expect(named(run, "sync-cloud1-key").inputs.publicKey).toBe(DEPLOY_KEY.publicKey);
         const sg = named(run, "sync-cloud1-sg");
         expect(
@@ -431,9 +493,7 @@ describe("EC2 servers", () => {
     });
 });
 
-describe("rollout batches", () => {
-    const REMOTE = [COMMAND, COPY];
-
+describe("rollout in two phases", () => {
     /** The server a resource belongs to: the name of its SyncServer ancestor. */
     function serverOf(run: ProgramRun, resource: Recorded): string | undefined {
         const byKey = new Map(run.resources.map((r) => [r.key, r]));
@@ -444,47 +504,78 @@ describe("rollout batches", () => {
         }
         return undefined;
     }
-
-    /** Remote resources (commands and uploads) by rollout batch, from the stack output. */
-    function remoteByBatch(run: ProgramRun): Recorded[][] {
-        const batchOf = run.outputs.servers as Record<string, { batch: number }>;
-        const batches: Recorded[][] = [];
-        for (const resource of run.resources.filter((r) => REMOTE.includes(r.type))) {
-            const batch = batchOf[serverOf(run, resource) as string].batch;
-            (batches[batch - 1] ??= []).push(resource);
-        }
-        return batches;
+    const phaseOf = (resource: Recorded): "stage" | "activate" | undefined => {
+        const step = resource.name.replace(/^sync-[a-z0-9]+-/, "");
+        return STAGE_STEPS.includes(step) ? "stage" : ACTIVATE_STEPS.includes(step) ? "activate" : undefined;
+    };
+    function steps(run: ProgramRun, phase: "stage" | "activate"): Recorded[] {
+        return run.resources.filter((r) => r.custom && serverOf(run, r) !== undefined && phaseOf(r) === phase);
     }
+    const names = (resources: Recorded[]): string[] => resources.map((r) => r.name);
 
     test.each([
         [1, [["sync1"], ["sync2"], ["sync3"]]],
         [2, [["sync1", "sync2"], ["sync3"]]],
         [3, [["sync1", "sync2", "sync3"]]],
     ])(
-        "batchSize %i: each batch waits for the previous batch's settings and installs (dependsOn, transitively)",
+        "batchSize %i: no host activates before every host staged; each batch after the previous one",
         async (batchSize, expected) => {
             const artifactDir = makeArtifactDir(["1.1.4"]);
             const run = await runProgram(prodConfig(artifactDir, { "sync:rollout": { batchSize } }), SECRET_KEYS);
-            const batches = remoteByBatch(run);
-            expect(batches.map((batch) => [...new Set(batch.map((r) => serverOf(run, r)))])).toEqual(expected);
-            batches.forEach((batch, k) => {
-                const earlier = batches.slice(0, k).flat();
-                const sameOrLater = batches.slice(k).flat();
-                for (const resource of batch) {
-                    const waits = waitsFor(run, resource.key);
-                    // Everything remote on every host of the previous batches: settings, uploads, installs.
-                    expect([resource.name, earlier.filter((r) => !waits.has(r.key)).map((r) => r.name)]).toEqual([
-                        resource.name,
-                        [],
-                    ]);
-                    // Nothing on another host of its own batch or a later one: a batch changes at once.
-                    const server = serverOf(run, resource);
-                    expect([
-                        resource.name,
-                        sameOrLater.filter((r) => serverOf(run, r) !== server && waits.has(r.key)).map((r) => r.name),
-                    ]).toEqual([resource.name, []]);
-                }
-            });
+            const batchOf = run.outputs.servers as Record<string, { batch: number }>;
+            expect(expected.map((batch) => batch.map((s) => batchOf[s].batch))).toEqual(
+                expected.map((batch, k) => batch.map(() => k + 1)),
+            );
+            const staging = steps(run, "stage");
+            const activating = steps(run, "activate");
+            for (const resource of activating) {
+                const waits = waitsFor(run, resource.key);
+                // every host's stage, through the barrier
+                expect([resource.name, names(staging.filter((r) => !waits.has(r.key)))]).toEqual([resource.name, []]);
+                expect(waits.has(`${LOCAL}::sync-staged`)).toBe(true);
+                const batch = batchOf[serverOf(run, resource) as string].batch;
+                const earlier = activating.filter((r) => batchOf[serverOf(run, r) as string].batch < batch);
+                const sameOrLaterElsewhere = activating.filter(
+                    (r) =>
+                        batchOf[serverOf(run, r) as string].batch >= batch &&
+                        serverOf(run, r) !== serverOf(run, resource),
+                );
+                expect([resource.name, names(earlier.filter((r) => !waits.has(r.key)))]).toEqual([resource.name, []]);
+                expect([resource.name, names(sameOrLaterElsewhere.filter((r) => waits.has(r.key)))]).toEqual([
+                    resource.name,
+                    [],
+                ]);
+            }
+            // the stage phase waits for nothing of the activate phase, and (3 hosts < 16) for no other host
+            for (const resource of staging) {
+                const waits = waitsFor(run, resource.key);
+                expect([resource.name, [...waits].filter((k) => !k.includes(`-${serverOf(run, resource)}-`))]).toEqual([
+                    resource.name,
+                    [],
+                ]);
+            }
         },
     );
+
+    test("stageParallel bounds the stage fan-out: host i waits for the stage of host i - stageParallel", async () => {
+        const artifactDir = makeArtifactDir(["1.1.4"]);
+        const servers = JSON.parse(prodConfig(artifactDir)["sync:servers"]) as { name: string }[];
+        const five = [0, 1, 2, 3, 4].map((i) => ({ ...servers[i % 3], name: `host${i}` }));
+        const run = await runProgram(
+            prodConfig(artifactDir, { "sync:servers": five, "sync:rollout": { batchSize: 1, stageParallel: 2 } }),
+            SECRET_KEYS,
+        );
+        const stageWaitsFor = (i: number): string[] =>
+            [...waitsFor(run, `${LOCAL}::sync-host${i}-probe-stage`)]
+                .filter((k) => k.startsWith(`${COMMAND}::`))
+                .map((k) => k.split("::")[1])
+                .sort();
+        expect([0, 1, 2, 3, 4].map(stageWaitsFor)).toEqual([
+            [],
+            [],
+            ["sync-host0-stage"],
+            ["sync-host1-stage"],
+            ["sync-host0-stage", "sync-host2-stage"],
+        ]);
+    });
 });

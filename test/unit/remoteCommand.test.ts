@@ -4,13 +4,14 @@ import * as os from "os";
 import * as path from "path";
 import { ReleaseArtifact } from "../../components/artifacts";
 import { bundleRemotePath } from "../../components/hostLayout";
+import { ustar } from "../../components/artifacts";
 import {
+    hostScriptMembers,
     hostScripts,
     hostScriptsHash,
-    renderBootstrapProgram,
+    renderActivateCommand,
     renderIniCommand,
-    renderInstallCommand,
-    renderRuntimeStep,
+    renderStageCommand,
     scriptsHash,
     shellQuote,
 } from "../../components/remoteCommand";
@@ -80,16 +81,19 @@ describe("the scripts' hash", () => {
         }
     });
 
-    test("covers every script but the bootstrap; forget.sh is gone", () => {
+    test("covers every script of components/remote, the bootstrap included; nothing of the pip era is left", () => {
         expect(hostScripts().map((s) => s.name)).toEqual([
-            "build_requires.py",
+            "activate.sh",
+            "bootstrap.sh",
             "ini.sh",
-            "install.sh",
             "layout.sh",
             "lib.sh",
+            "lib_build.sh",
+            "lib_serve.sh",
             "prune_order.py",
-            "runtime.sh",
+            "stage.sh",
         ]);
+        expect(hostScriptMembers().map((m) => m.name)).toEqual(hostScripts().map((s) => `scripts/${s.name}`));
     });
 
     test("a changed script changes the hash (and so every step's command line)", () => {
@@ -100,67 +104,91 @@ describe("the scripts' hash", () => {
     });
 });
 
-describe("renderRuntimeStep", () => {
-    test("one short line; the scripts travel on stdin", () => {
-        const step = renderRuntimeStep("deploy", 2, 15, { user: "deploy", timeoutSeconds: 300 });
-        expect(step.command).toBe(
-            `sudo -n timeout --kill-after=10 300 bash -s sync-runtime '${hostScriptsHash()}' 'deploy' '2' '15'`,
+describe("renderStageCommand", () => {
+    const entry = `'set -o pipefail; tar -xOf "$1" --occurrence scripts/bootstrap.sh | bash -s "$@"'`;
+
+    test("one short line: bootstrap.sh read out of the uploaded bundle, every argument quoted", () => {
+        expect(renderStageCommand(RELEASE, "deploy", { user: "deploy", timeoutSeconds: 300 })).toBe(
+            `sudo -n timeout --kill-after=10 300 bash -c ${entry} sync-stage '.sync-release/WeaveServer-1.1.4.release.tar' ` +
+                `'${hostScriptsHash()}' 'deploy' '1.1.4' '${"a".repeat(64)}' '${"b".repeat(64)}'`,
         );
-        // the layout first, so the bootstrap knows the paths the scripts use
-        const layout = fs.readFileSync(path.join(REMOTE, "layout.sh"), "utf8");
-        const bootstrap = fs.readFileSync(path.join(REMOTE, "bootstrap.sh"), "utf8");
-        expect(step.stdin.startsWith(layout + bootstrap)).toBe(true);
-        const terminator = `SYNC_EOF_${hostScriptsHash()}`;
-        for (const s of hostScripts()) {
-            expect(step.stdin).toContain(`sync_put ${s.name} <<'${terminator}'\n${s.content}${terminator}\n`);
-        }
-        expect(step.stdin.endsWith(`sync_finish "$@"\n`)).toBe(true);
+        expect(renderStageCommand(RELEASE, "root", { user: "root", timeoutSeconds: 300 }).length).toBeLessThan(400);
     });
 
-    test("bash reads back every script byte for byte from the here-documents", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sync-bootstrap-"));
+    test("bash runs the bundle's bootstrap.sh with the bundle and the rest as its arguments", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sync-stage-entry-"));
         try {
-            // A stand-in bootstrap that only collects what sync_put receives.
-            const fake = `set -eu\nsync_put() { cat >"${dir}/$1"; }\nsync_finish() { printf '%s\\n' "$@" >"${dir}/args"; }\n`;
-            const program = renderBootstrapProgram(hostScripts(), fake);
-            execFileSync("bash", ["-s", "sync-runtime", "h", "u", "2", "15"], { input: program });
-            for (const s of hostScripts()) {
-                expect(fs.readFileSync(path.join(dir, s.name), "utf8")).toBe(s.content);
-            }
-            expect(fs.readFileSync(path.join(dir, "args"), "utf8")).toBe("sync-runtime\nh\nu\n2\n15\n");
+            fs.mkdirSync(path.join(dir, ".sync-release"));
+            const fake = Buffer.from(`printf '%s\\n' "$@" >"${dir}/args"\n`);
+            fs.writeFileSync(
+                path.join(dir, bundleRemotePath("1.1.4")),
+                ustar([
+                    { name: "scripts/bootstrap.sh", data: fake },
+                    { name: "SHA256SUMS", data: Buffer.from("") },
+                ]),
+            );
+            const command = renderStageCommand(RELEASE, "root", { user: "root", timeoutSeconds: 30 });
+            execFileSync("bash", ["-c", command], { cwd: dir });
+            expect(fs.readFileSync(path.join(dir, "args"), "utf8")).toBe(
+                [".sync-release/WeaveServer-1.1.4.release.tar", hostScriptsHash(), "root", "1.1.4", "a".repeat(64)]
+                    .concat("b".repeat(64), "")
+                    .join("\n"),
+            );
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
     });
 
-    test("a hostile deploy user stays one quoted word; the script refuses it", () => {
-        const step = renderRuntimeStep("x'; touch /tmp/p #", 2, 15, { user: "root", timeoutSeconds: 60 });
-        expect(step.command).toBe(
-            `timeout --kill-after=10 60 bash -s sync-runtime '${hostScriptsHash()}' 'x'\\''; touch /tmp/p #' '2' '15'`,
-        );
+    test("a bundle without bootstrap.sh fails the step (pipefail), it does not run an empty script", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sync-stage-entry-"));
+        try {
+            fs.mkdirSync(path.join(dir, ".sync-release"));
+            fs.writeFileSync(path.join(dir, bundleRemotePath("1.1.4")), ustar([{ name: "x", data: Buffer.from("") }]));
+            const command = renderStageCommand(RELEASE, "root", { user: "root", timeoutSeconds: 30 });
+            expect(() => execFileSync("bash", ["-c", command], { cwd: dir, stdio: "pipe" })).toThrow();
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 
-    test.each([
-        [0, 15, "wsgiProcesses must be a whole number matching ^[1-9][0-9]?$, got 0"],
-        [2, 100, "wsgiThreads must be a whole number matching ^[1-9][0-9]?$, got 100"],
-        [1.5, 15, "wsgiProcesses must be a whole number matching ^[1-9][0-9]?$, got 1.5"],
-    ])("WSGI counts %p × %p are refused with runtime.sh's own pattern", (processes, threads, message) => {
-        expect(() => renderRuntimeStep("root", processes, threads, { user: "root", timeoutSeconds: 60 })).toThrow(
-            message,
-        );
-    });
+    test.each(HOSTILE.map((w) => [w.slice(0, 20), w]))(
+        "a hostile deploy user %j is refused before any command exists",
+        (_label, user) => {
+            expect(() => renderStageCommand(RELEASE, user, { user: "root", timeoutSeconds: 30 })).toThrow(
+                /is not a Debian user name/,
+            );
+        },
+    );
 
-    test("a script that would break its here-document is refused", () => {
-        const scripts = [{ name: "a.sh", content: "echo hi" }];
-        expect(() => renderBootstrapProgram(scripts, "")).toThrow("remote script a.sh must end with a newline");
-        expect(() => renderBootstrapProgram([{ name: "../a.sh", content: "x\n" }], "")).toThrow(/is not/);
+    test("a hostile version never becomes an upload path; stage.sh refuses it itself, before anything else", () => {
+        expect(() => bundleRemotePath("1.0;touch /tmp/p")).toThrow('bad release version "1.0;touch /tmp/p"');
+        // run the real script locally (it refuses before it needs root or the host layout)
+        let stderr = "";
+        try {
+            execFileSync(
+                "bash",
+                [
+                    path.join(REMOTE, "stage.sh"),
+                    "root",
+                    "/root/.sync-release/WeaveServer-1.0;touch.release.tar",
+                    "1.0;touch /tmp/p",
+                    "a".repeat(64),
+                    "b".repeat(64),
+                ],
+                { stdio: ["ignore", "pipe", "pipe"] },
+            );
+        } catch (error) {
+            stderr = String((error as { stderr: Buffer }).stderr);
+        }
+        expect(stderr).toContain("ERROR: bad version '1.0;touch /tmp/p'");
+        expect(fs.existsSync("/tmp/p")).toBe(false);
     });
 });
 
-describe("renderInstallCommand / renderIniCommand", () => {
+describe("renderActivateCommand / renderIniCommand", () => {
     test("root runs the installed script directly under a timeout, every argument quoted", () => {
-        expect(renderInstallCommand(RELEASE, 5, { user: "root", timeoutSeconds: 600 })).toBe(
-            `timeout --kill-after=10 600 bash /var/sync/scripts/${hostScriptsHash()}/install.sh '1.1.4' '${"a".repeat(64)}' '${"b".repeat(64)}' '5'`,
+        expect(renderActivateCommand(RELEASE, 5, { user: "root", timeoutSeconds: 600 })).toBe(
+            `timeout --kill-after=10 600 bash /var/sync/scripts/${hostScriptsHash()}/activate.sh '1.1.4' '${"a".repeat(64)}' '5' '2' '15'`,
         );
     });
 
@@ -170,33 +198,28 @@ describe("renderInstallCommand / renderIniCommand", () => {
         );
     });
 
-    test("a hostile version stays one word; install.sh refuses it before anything else", () => {
-        const command = renderInstallCommand({ ...RELEASE, version: "1.0;touch /tmp/p" }, 5, {
-            user: "root",
-            timeoutSeconds: 30,
-        });
-        expect(command.endsWith(` '1.0;touch /tmp/p' '${"a".repeat(64)}' '${"b".repeat(64)}' '5'`)).toBe(true);
-        // run the real script locally (it refuses before it needs root or the host layout)
-        const script = path.join(REMOTE, "install.sh");
+    test("activate.sh refuses a hostile version itself, before anything else", () => {
         let stderr = "";
         try {
-            execFileSync("bash", [script, "1.0;touch /tmp/p", "a".repeat(64), "b".repeat(64), "5"], {
+            execFileSync("bash", [path.join(REMOTE, "activate.sh"), "$(id)", "a".repeat(64), "5", "2", "15"], {
                 stdio: ["ignore", "pipe", "pipe"],
             });
         } catch (error) {
             stderr = String((error as { stderr: Buffer }).stderr);
         }
-        expect(stderr).toContain("ERROR: bad version '1.0;touch /tmp/p'");
-        expect(fs.existsSync("/tmp/p")).toBe(false);
+        expect(stderr).toContain("ERROR: bad version '$(id)'");
     });
 
-    test("a bad timeout is refused", () => {
+    test("a bad timeout or keep is refused", () => {
         expect(() => renderIniCommand({ user: "root", timeoutSeconds: 0 })).toThrow(
             "timeoutSeconds must be a positive integer, got 0",
         );
+        expect(() => renderActivateCommand(RELEASE, 1, { user: "root", timeoutSeconds: 60 })).toThrow(
+            "keepReleases must be a whole number from 2 to 999, got 1",
+        );
     });
 
-    test("bundles are uploaded to one file per version", () => {
-        expect(bundleRemotePath("1.10")).toBe("/var/sync/dist/incoming/WeaveServer-1.10.release.tar");
+    test("bundles are uploaded to one file per version, relative to the deploy user's home", () => {
+        expect(bundleRemotePath("1.10")).toBe(".sync-release/WeaveServer-1.10.release.tar");
     });
 });

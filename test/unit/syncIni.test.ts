@@ -1,7 +1,8 @@
 import { execFileSync } from "child_process";
+import { createHash } from "crypto";
 import * as ini from "ini";
 import { parseSyncConfig } from "../../components/config";
-import { mergeIni, renderSyncIni } from "../../components/syncIni";
+import { mergeIni, renderIniStdin, renderSyncIni } from "../../components/syncIni";
 
 /** What the app's reader, configparser.ConfigParser(interpolation=None), reads from `text`. */
 function configparserReads(text: string): Record<string, Record<string, string>> {
@@ -72,5 +73,15 @@ describe("renderSyncIni", () => {
         const viaIni = ini.stringify({ sync: { semicolon: "a;b", equals: "k=v" } });
         expect(configparserReads(viaIni).sync).not.toEqual({ semicolon: "a;b", equals: "k=v" });
         expect(configparserReads(viaIni).sync.semicolon).toBe("a\\;b");
+    });
+});
+
+describe("renderIniStdin", () => {
+    test("the file, then one end line with its byte length and sha256", () => {
+        const content = renderSyncIni({ sync: { url: "https://s.example/é" } }, { sync: { secret_key: "s;#=" } });
+        const stdin = renderIniStdin(content);
+        const trailer = `# sync-release end ${Buffer.byteLength(content)} ${createHash("sha256").update(content).digest("hex")}\n`;
+        expect(stdin).toBe(content + trailer);
+        expect(Buffer.byteLength(content)).toBeGreaterThan(content.length); // é: bytes, not characters
     });
 });
