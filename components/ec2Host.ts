@@ -10,7 +10,8 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
-import { Ec2Settings, hostKeyProblem, normalizeHostKey, showValue } from "./config";
+import { Ec2Settings, showValue } from "./config";
+import { hostKeyProblem, normalizeHostKey } from "./hostKeys";
 import { shellQuote } from "./remoteCommand";
 import { publicKeyOfPrivateKey } from "./sshKeys";
 

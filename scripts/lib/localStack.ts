@@ -3,6 +3,7 @@
 // file backend and a passphrase, and the running local fleet as sync:servers. Used by the README's
 // first command (scripts/local-up.sh) and by the engine tier, so both roll out the same way.
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
+import { spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as http from "http";
@@ -190,18 +191,23 @@ export async function openLocalStack(options: LocalStackOptions = {}): Promise<L
         { workDir, pulumiHome, pulumiCommand, envVars: env, secretsProvider: "passphrase" },
     );
     if (fresh) {
-        await stack.setConfig("sync:sshPrivateKey", {
-            value: fs.readFileSync(fleet.sshPrivateKeyPath, "utf8"),
-            secret: true,
-        });
+        // Secrets go to the CLI on stdin, never as arguments (a process list would show those;
+        // the Automation API's setConfig passes the value as one).
+        const setSecret = (key: string, value: string): void => {
+            const result = spawnSync(
+                pulumiBinary,
+                ["config", "set", "--secret", "--path", key, "--stack", STACK_NAME, "--non-interactive"],
+                { cwd: workDir, env: { ...process.env, ...env }, input: value, encoding: "utf8" },
+            );
+            if (result.status !== 0) {
+                throw new Error(`pulumi config set --secret ${key} failed: ${result.stderr}`);
+            }
+        };
+        setSecret("sync:sshPrivateKey", fs.readFileSync(fleet.sshPrivateKeyPath, "utf8"));
         // The demo's own secret settings, made once per stack and never printed.
         const secret = crypto.randomBytes(24).toString("hex");
-        await stack.setConfig("sync:iniSecrets.sync.secret_key", { value: secret, secret: true }, true);
-        await stack.setConfig(
-            "sync:iniSecrets.sync.database_url",
-            { value: `sqlite:////var/sync/demo-${secret.slice(0, 8)}.db`, secret: true },
-            true,
-        );
+        setSecret("sync:iniSecrets.sync.secret_key", secret);
+        setSecret("sync:iniSecrets.sync.database_url", `sqlite:////var/sync/demo-${secret.slice(0, 8)}.db`);
     }
     return {
         stack,

@@ -3,6 +3,8 @@
 // scripts/local-stack.ts, the runner behind the README's first command. The `command` plugin is
 // the released one when installed, else the sync-release stand-in (tools/command-standin).
 // The tests run in order: each one starts from the state the previous one left, as Ops would.
+// A rollout has two phases (components/fleet.ts): every host stages (upload, build: events up to
+// `staged`), then the hosts activate batch by batch (`switch` … `finished`).
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -77,6 +79,31 @@ async function switchWindows(marks: Marks): Promise<[number, number][]> {
     return windows;
 }
 
+/** When each host logged `step` first after `marks` (undefined when it did not). */
+async function firstAt(marks: Marks, step: string): Promise<Record<string, number | undefined>> {
+    const at: Record<string, number | undefined> = {};
+    for (const name of names) {
+        at[name] = (await eventsSince(marks, name)).find((event) => event.step === step)?.at;
+    }
+    return at;
+}
+
+/** Poll until `host` logs `step` after `marks` (or give up after `seconds`). */
+async function waitForStep(marks: Marks, host: string, steps: string[], seconds = 300): Promise<boolean> {
+    const deadline = Date.now() + seconds * 1000;
+    while (Date.now() < deadline) {
+        if ((await eventsSince(marks, host)).some((event) => steps.includes(event.step))) {
+            return true;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    return false;
+}
+
+/** A server's stage-phase steps, as the preview names them. */
+const STAGE_PHASE = ["probe-stage", "bundle", "stage"];
+const stepsOf = (name: string, steps: string[]): string[] => steps.map((step) => `sync-${name}-${step}`);
+
 async function expectAllServe(version: string, only: string[] = names): Promise<void> {
     for (const name of only) {
         expect(`${name} serves ${await serves(address[name])}`).toBe(`${name} serves ${version}`);
@@ -124,6 +151,12 @@ beforeAll(async () => {
 
 describe("the local stack under the Pulumi engine", () => {
     test("up from empty: every host serves V1; the servers output lists each host", async () => {
+        // bare hosts: no upload folder yet (CopyToRemote creates the missing parent directory),
+        // and Debian's usual rsa, ecdsa and ed25519 host keys, of which the stack pins ed25519
+        for (const name of names) {
+            expect(await onHost(name, "test -e /root/.sync-release && echo there || echo missing")).toBe("missing\n");
+            expect((await onHost(name, "ls /etc/ssh/ | grep -c '^ssh_host_.*_key\\.pub$'")).trim()).toBe("3");
+        }
         const result = await stack.up();
         expect(result.output).toContain("command plugin:");
         expect(result.code).toBe(0);
@@ -140,6 +173,10 @@ describe("the local stack under the Pulumi engine", () => {
                 ]),
             ),
         );
+        for (const server of stack.fleet.servers) {
+            expect(server.hostKey).toMatch(/^ssh-ed25519 /);
+            expect(await onHost(server.name, "ls /root/.sync-release")).toBe("WeaveServer-1.1.4.release.tar\n");
+        }
     });
 
     test("a second up changes nothing and runs no remote command", async () => {
@@ -154,32 +191,47 @@ describe("the local stack under the Pulumi engine", () => {
         }
     });
 
-    test("bump to V2: the preview replaces only each host's upload and install; batchSize 1 keeps one host out at a time", async () => {
+    test("bump to V2: the preview replaces only each host's stage and activate steps; every host builds before the first switch; batchSize 1 keeps one host out at a time", async () => {
         await stack.setConfig("sync:version", "1.1.5");
         const loginsBefore = await Promise.all(names.map(acceptedLogins));
         const changes = await previewChanges();
         // a preview runs nothing on the hosts
         expect(await Promise.all(names.map(acceptedLogins))).toEqual(loginsBefore);
         expect(Object.keys(changes).sort()).toEqual(
-            names.flatMap((name) => [`sync-${name}-release-bundle`, `sync-${name}-release-install`]).sort(),
+            names
+                .flatMap((name) => [...stepsOf(name, STAGE_PHASE), ...stepsOf(name, ["probe-activate", "activate"])])
+                .sort(),
         );
         for (const ops of Object.values(changes)) {
             expect(ops.every((op) => ["replace", "create-replacement", "delete-replaced"].includes(op))).toBe(true);
             // create-before-delete: the replacement is created, then the old one deleted
             expect(ops).toEqual(expect.arrayContaining(["create-replacement", "delete-replaced"]));
         }
-        // `preview --diff` shows each host's install as one short command line (old => new), not
-        // the ~15 KB program every step used to send
+        // `preview --diff` shows each step as one short command line (old => new), not a program
         const diff = await stack.run(["preview", "--diff"]);
         expect(diff.code).toBe(0);
-        const installLines = diff.output.split("\n").filter((line) => line.includes("install.sh"));
-        expect(installLines.length).toBeGreaterThanOrEqual(names.length);
-        expect(Math.max(...installLines.map((line) => line.length))).toBeLessThan(600);
-        expect(diff.output.length).toBeLessThan(20_000);
+        const commandLines = diff.output.split("\n").filter((line) => /stage\.sh|activate\.sh|sync-stage/.test(line));
+        expect(commandLines.length).toBeGreaterThanOrEqual(names.length);
+        expect(Math.max(...commandLines.map((line) => line.length))).toBeLessThan(600);
+        expect(diff.output.length).toBeLessThan(40_000);
         const marks = await eventMarks();
         const result = await stack.up();
         expect(result.code).toBe(0);
         await expectAllServe("1.1.5");
+        // (a) two phases: every host's build (pip) and stage ended before the first switch anywhere
+        const pips = await firstAt(marks, "pip");
+        const staged = await firstAt(marks, "staged");
+        const switches = await firstAt(marks, "switch");
+        const firstSwitch = Math.min(...names.map((name) => switches[name] ?? Number.POSITIVE_INFINITY));
+        for (const name of names) {
+            expect([name, typeof pips[name], typeof staged[name], typeof switches[name]]).toEqual([
+                name,
+                "number",
+                "number",
+                "number",
+            ]);
+            expect([name, (staged[name] as number) < firstSwitch]).toEqual([name, true]);
+        }
         const windows = await switchWindows(marks);
         expect(windows).toHaveLength(3);
         expect(mostHostsOutAtOnce(windows)).toBe(1);
@@ -202,7 +254,13 @@ describe("the local stack under the Pulumi engine", () => {
     test("an ini-only change updates only the ini commands; no install runs", async () => {
         await stack.setConfig("sync:ini.logging.level", "DEBUG");
         const changes = await previewChanges();
-        expect(changes).toEqual(Object.fromEntries(names.map((name) => [`sync-${name}-ini-write`, ["update"]])));
+        // the settings step, and the probe keyed on it; nothing is staged
+        expect(Object.keys(changes).sort()).toEqual(
+            names.flatMap((name) => stepsOf(name, ["ini", "probe-activate"])).sort(),
+        );
+        for (const name of names) {
+            expect(changes[`sync-${name}-ini`]).toEqual(["update"]);
+        }
         const marks = await eventMarks();
         const result = await stack.up();
         expect(result.code).toBe(0);
@@ -210,11 +268,13 @@ describe("the local stack under the Pulumi engine", () => {
             const seen = steps(await eventsSince(marks, name));
             expect(seen).toContain("ini");
             expect(seen).not.toContain("receive");
+            expect(seen).not.toContain("switch");
             expect(await onHost(name, "cat /etc/sync.ini")).toMatch(/^level = DEBUG$/m);
         }
     });
 
-    test("pinning V2 again rolls back by a swap: reuse on every host, no pip", async () => {
+    test("(c) pinning V2 again rolls back by a swap at batchSize 1: reuse on every host, no pip, one host out at a time", async () => {
+        await stack.setConfig("sync:rollout.batchSize", "1");
         await stack.setConfig("sync:version", "1.1.5");
         const marks = await eventMarks();
         const result = await stack.up();
@@ -225,22 +285,29 @@ describe("the local stack under the Pulumi engine", () => {
             expect(seen).toContain("reuse");
             expect(seen).not.toContain("pip");
             expect(seen).not.toContain("venv");
+            expect(seen).toContain("switch");
         }
+        const windows = await switchWindows(marks);
+        expect(windows).toHaveLength(3);
+        expect(mostHostsOutAtOnce(windows)).toBe(1);
     });
 
-    test("a broken release with batchSize 2: batch 1 switched back, up fails, batch 2 untouched; pinning V2 converges", async () => {
+    test("a broken release with batchSize 2: staged everywhere, batch 1 switched back, up fails, batch 2 never switches; pinning V2 converges", async () => {
+        await stack.setConfig("sync:rollout.batchSize", "2");
         await stack.setConfig("sync:version", "3.1");
         const marks = await eventMarks();
-        const loginsOfLast = await acceptedLogins("sync-3");
         const failed = await stack.up();
         expect(failed.code).not.toBe(0);
         for (const name of ["sync-1", "sync-2"]) {
             const seen = steps(await eventsSince(marks, name));
-            expect(seen).toEqual(expect.arrayContaining(["switch", "rollback", "failed"]));
+            expect(seen).toEqual(expect.arrayContaining(["staged", "switch", "rollback", "failed"]));
         }
         await expectAllServe("1.1.5");
-        expect(await eventsSince(marks, "sync-3")).toEqual([]);
-        expect(await acceptedLogins("sync-3")).toBe(loginsOfLast);
+        // the third host built 3.1 with the others (it builds fine: it serves the wrong version)
+        // but its batch never started: no switch, nothing served changed
+        const third = steps(await eventsSince(marks, "sync-3"));
+        expect(third).toContain("staged");
+        expect(third).not.toContain("switch");
         // the reason, not the whole remote program, ends the failure
         expect(failed.output).toMatch(/\[sync sync-[12] \w+\] ERROR: .*3\.1/);
 
@@ -248,6 +315,35 @@ describe("the local stack under the Pulumi engine", () => {
         const fixed = await stack.up();
         expect(fixed.code).toBe(0);
         await expectAllServe("1.1.5");
+    });
+
+    test("(b) a build that fails on the last host only: up fails, no host switched, every host serves V2; fixed, one up converges", async () => {
+        await stack.setConfig("sync:rollout.batchSize", "1");
+        await stack.setConfig("sync:version", "2.0");
+        // sync-3 cannot build: the interpreter mod_wsgi was built for is gone (what serves keeps
+        // running: mod_wsgi has libpython loaded)
+        await onHost("sync-3", "mv /usr/bin/python3.11 /usr/bin/python3.11.away");
+        try {
+            const marks = await eventMarks();
+            const failed = await stack.up();
+            expect(failed.code).not.toBe(0);
+            expect(failed.output).toMatch(
+                /\[sync sync-3 preflight\] ERROR: preflight: mod_wsgi is built for \/usr\/bin\/python3\.11, which is not installed/,
+            );
+            for (const name of names) {
+                expect([name, steps(await eventsSince(marks, name)).includes("switch")]).toEqual([name, false]);
+            }
+            await expectAllServe("1.1.5");
+        } finally {
+            await onHost("sync-3", "mv /usr/bin/python3.11.away /usr/bin/python3.11");
+        }
+        const marks = await eventMarks();
+        const fixed = await stack.up();
+        expect(fixed.code).toBe(0);
+        await expectAllServe("2.0");
+        // the hosts that had staged already reuse what they built; sync-3 builds now
+        expect(steps(await eventsSince(marks, "sync-1"))).toContain("reuse");
+        expect(steps(await eventsSince(marks, "sync-3"))).toContain("pip");
     });
 
     test("a server replaced by a bare host with a new host key converges in one up", async () => {
@@ -258,13 +354,13 @@ describe("the local stack under the Pulumi engine", () => {
         const marks = await eventMarks();
         const result = await stack.up();
         expect(result.code).toBe(0);
-        await expectAllServe("1.1.5");
+        await expectAllServe("2.0");
         expect(steps(await eventsSince(marks, "sync-2"))).toContain("pip");
     });
 
     test("pulumi up killed mid-rollout: the README's recovery converges", async () => {
         await stack.setConfig("sync:rollout.batchSize", "1");
-        await stack.setConfig("sync:version", "1.9");
+        await stack.setConfig("sync:version", "1.10");
         const marks = await eventMarks();
         const run = stack.start(["up"], { detached: true });
         // Kill the runner, the CLI and the plugin (one process group) once sync-2 is mid-install.
@@ -286,24 +382,105 @@ describe("the local stack under the Pulumi engine", () => {
         const result = await stack.up();
         expect(result.code).toBe(0);
         expect(result.output).not.toMatch(/pending operations?/i);
-        await expectAllServe("1.9");
+        await expectAllServe("1.10");
     });
 
-    test("a host that is down fails the up within a bound; later batches untouched", async () => {
-        await stack.setConfig("sync:version", "1.10");
+    test("a host that is down fails the up within a bound, before any host switches", async () => {
+        await stack.setConfig("sync:version", "1.11");
         await fleetCommand("down", "sync-2");
         try {
             const marks = await eventMarks();
             const result = await stack.up();
             expect(result.code).not.toBe(0);
-            // 3 dials × 10 s per step, plus the program and batch 1
+            // its probe: ssh's connect bound (21 s) inside the probe's 30 s, plus the program
             expect(result.seconds).toBeLessThan(150);
-            expect(result.output).toMatch(/sync-sync-2/);
-            expect(await serves(address["sync-1"])).toBe("1.10");
-            expect(await eventsSince(marks, "sync-3")).toEqual([]);
+            expect(result.output).toMatch(
+                /\[sync sync-2 probe\] ERROR: ssh to 198\.18\.\d+\.12:22 failed \(.*timed out/,
+            );
+            // the others staged 1.11, but nobody switched: the rollout never reached its waves
+            for (const name of ["sync-1", "sync-3"]) {
+                expect(steps(await eventsSince(marks, name))).not.toContain("switch");
+            }
+            await expectAllServe("1.10", ["sync-1", "sync-3"]);
         } finally {
             await fleetCommand("up", "sync-2");
         }
+    });
+
+    test("a host frozen mid-rollout (TCP accepted, sshd silent): up fails within a bound naming it; later batches untouched", async () => {
+        await stack.setConfig("sync:rollout.batchSize", "1");
+        await stack.setConfig("sync:version", "1.9");
+        const marks = await eventMarks();
+        const run = stack.start(["up"]);
+        let frozen = false;
+        try {
+            // every host stages; once sync-1 has switched, sync-2 stops answering before its turn
+            expect(await waitForStep(marks, "sync-1", ["switch"])).toBe(true);
+            await fleetCommand("freeze", "sync-2");
+            frozen = true;
+            const frozenAt = Date.now();
+            const result = await run.done;
+            const afterFreeze = (Date.now() - frozenAt) / 1000;
+            expect(result.code).not.toBe(0);
+            // the probe's bound (30 s) plus the engine's wind-down of what was running
+            expect(afterFreeze).toBeLessThan(120);
+            expect(result.output).toMatch(
+                /\[sync sync-2 probe\] ERROR: 198\.18\.\d+\.12:22 did not complete an SSH login within 30s/,
+            );
+            expect(steps(await eventsSince(marks, "sync-3"))).not.toContain("switch");
+            expect(await serves(address["sync-1"])).toBe("1.9");
+            expect(await serves(address["sync-3"])).toBe("1.10");
+        } finally {
+            if (frozen) {
+                await fleetCommand("thaw", "sync-2");
+            }
+            await run.done;
+        }
+        const fixed = await stack.up();
+        expect(fixed.code).toBe(0);
+        await expectAllServe("1.9");
+    });
+
+    test("a host that hangs mid-command, after its probe: up does not return by itself; the README's recovery converges", async () => {
+        await stack.setConfig("sync:version", "1.11");
+        const marks = await eventMarks();
+        const run = stack.start(["up"], { detached: true });
+        let frozen = false;
+        try {
+            // sync-3 freezes in the middle of its stage command: the provider waits on it for ever
+            expect(await waitForStep(marks, "sync-3", ["venv", "pip"])).toBe(true);
+            await fleetCommand("freeze", "sync-3");
+            frozen = true;
+            const stillRunning = await Promise.race([
+                run.done.then(() => false),
+                new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 90_000)),
+            ]);
+            expect(stillRunning).toBe(true);
+            // Ctrl-C twice, as the README says (a terminal's SIGINT to the whole group, twice), then kill
+            killGroup(run.child, "SIGINT");
+            await new Promise((resolve) => setTimeout(resolve, 2000));
+            killGroup(run.child, "SIGINT");
+            const stopped = await Promise.race([
+                run.done.then(() => true),
+                new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 30_000)),
+            ]);
+            if (!stopped) {
+                killGroup(run.child, "SIGKILL");
+            }
+            await run.done;
+        } finally {
+            if (frozen) {
+                await fleetCommand("thaw", "sync-3");
+            }
+        }
+        // the README's recovery: cancel the lock, clear pending creates, up again
+        await stack.pulumi(["cancel", "--yes"]).catch(() => "not locked");
+        const refreshed = await stack.run(["refresh", "--clear-pending-creates"]);
+        expect(refreshed.code).toBe(0);
+        const result = await stack.up();
+        expect(result.code).toBe(0);
+        expect(result.output).not.toMatch(/pending operations?/i);
+        await expectAllServe("1.11");
     });
 
     test("a wrong host key is refused before login", async () => {
@@ -318,7 +495,7 @@ describe("the local stack under the Pulumi engine", () => {
         await stack.setConfig("sync:servers[0].hostKey", rightKey);
         const fixed = await stack.up();
         expect(fixed.code).toBe(0);
-        await expectAllServe("1.10");
+        await expectAllServe("1.11");
     });
 
     test("the sentinel secret is only in /etc/sync.ini", async () => {
@@ -344,16 +521,17 @@ describe("the local stack under the Pulumi engine", () => {
             const destroyed = await stack.run(["destroy"]);
             expect(destroyed.code).toBe(0);
             expect(await stack.pulumi(["stack", "export"])).not.toMatch(/command:remote/);
-            await expectAllServe("1.10", ["sync-1", "sync-2"]);
+            await expectAllServe("1.11", ["sync-1", "sync-2"]);
         } finally {
             await fleetCommand("up", "sync-3");
         }
     });
 
-    test("no console output of any operation shows the secret", () => {
+    test("no console output of any operation shows the secret or the deploy key", () => {
         expect(stack.transcript.length).toBeGreaterThan(10);
         for (const output of stack.transcript) {
             expect(output).not.toContain(SENTINEL);
+            expect(output).not.toContain("PRIVATE KEY");
         }
     });
 });
@@ -367,8 +545,12 @@ function filesHolding(text: string, dir: string): string[] {
     return result.stdout.split("\n").filter((line) => line !== "");
 }
 
-function killGroup(child: ChildProcess): void {
+function killGroup(child: ChildProcess, signal: NodeJS.Signals = "SIGKILL"): void {
     if (child.pid) {
-        process.kill(-child.pid, "SIGKILL");
+        try {
+            process.kill(-child.pid, signal);
+        } catch {
+            // the group is gone already
+        }
     }
 }

@@ -6,8 +6,8 @@ import {
     parseSyncConfig,
     rolloutBatches,
     showValue,
-    stackFileProblems,
 } from "../../components/config";
+import { stackFileProblems } from "../../components/stackFile";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMeSdFT6pBKhojihioTe6wNELxftZs7rroVxI+5rN/j/";
 /** A real RSA public key (ssh-keygen -t rsa -b 1024), valid as a key, refused as a pinned host key. */

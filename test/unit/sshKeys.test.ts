@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ed25519KeyPairFromSeed, publicKeyOfPrivateKey } from "../../components/sshKeys";
-import { hostKeyProblem, normalizeHostKey } from "../../components/config";
+import { hostKeyProblem, normalizeHostKey } from "../../components/hostKeys";
 
 function tempFile(content: string): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sync-keys-"));

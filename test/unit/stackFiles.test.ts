@@ -2,7 +2,8 @@
 import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
-import { RawSyncConfig, parseSyncConfig, stackFileProblems } from "../../components/config";
+import { RawSyncConfig, parseSyncConfig } from "../../components/config";
+import { stackFileProblems } from "../../components/stackFile";
 
 const REPO = path.resolve(__dirname, "../..");
 
