@@ -3,6 +3,7 @@ module sync-release/tools/command-standin
 go 1.25.11
 
 require (
+	github.com/gobwas/glob v0.2.3
 	github.com/pkg/sftp v1.13.6
 	github.com/pulumi/pulumi-go-provider v1.3.0
 	github.com/pulumi/pulumi/sdk/v3 v3.224.0

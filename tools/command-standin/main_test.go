@@ -1,7 +1,7 @@
 package main
 
 // The schema the stand-in serves, property by property, against what v1.2.1 declares
-// (provider/pkg/provider/{common,remote}/*.go at tag v1.2.1; the same as its
+// (provider/pkg/provider/{common,local,remote}/*.go at tag v1.2.1; the same as its
 // provider/cmd/pulumi-resource-command/schema.json and node_modules/@pulumi/command 1.2.1).
 // Descriptions are not compared: the stand-in writes its own.
 
@@ -15,8 +15,10 @@ import (
 	"testing"
 
 	p "github.com/pulumi/pulumi-go-provider"
+	"github.com/pulumi/pulumi-go-provider/infer"
 	rpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 
+	"sync-release/tools/command-standin/local"
 	"sync-release/tools/command-standin/remote"
 )
 
@@ -83,7 +85,7 @@ func digest(props map[string]property) []string {
 
 func schema(t *testing.T) packageSpec {
 	t.Helper()
-	prov, err := remote.NewProvider()
+	prov, err := remote.NewProvider(infer.Resource(&local.Command{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,12 +124,12 @@ func TestSchemaMatchesV121(t *testing.T) {
 		tokens = append(tokens, token)
 	}
 	// v1.2.1 also serves command:remote:CopyFile (deprecated) and the invoke command:local:run.
-	same(t, "resources", tokens, []string{"command:remote:Command", "command:remote:CopyToRemote"})
+	same(t, "resources", tokens, []string{"command:local:Command", "command:remote:Command", "command:remote:CopyToRemote"})
 	var types []string
 	for token := range spec.Types {
 		types = append(types, token)
 	}
-	same(t, "types", types, []string{"command:remote:Connection", "command:remote:Logging", "command:remote:ProxyConnection"})
+	same(t, "types", types, []string{"command:local:Logging", "command:remote:Connection", "command:remote:Logging", "command:remote:ProxyConnection"})
 
 	// remote/connection.go:41-83, proxyConnection.go:21-51 (connection_windows.go aside).
 	endpoint := []string{
@@ -141,7 +143,7 @@ func TestSchemaMatchesV121(t *testing.T) {
 	proxy := spec.Types["command:remote:ProxyConnection"]
 	same(t, "ProxyConnection", digest(proxy.Properties), endpoint)
 	same(t, "ProxyConnection required", proxy.Required, []string{"host"})
-	for _, token := range []string{"command:remote:Logging"} {
+	for _, token := range []string{"command:remote:Logging", "command:local:Logging"} {
 		var values []string
 		for _, v := range spec.Types[token].Enum {
 			values = append(values, v.Value)
@@ -172,4 +174,18 @@ func TestSchemaMatchesV121(t *testing.T) {
 	same(t, "CopyToRemote required", cp.Required, []string{"connection", "source", "remotePath"})
 	same(t, "CopyToRemote required inputs", cp.RequiredInputs, []string{"connection", "source", "remotePath"})
 
+	// common/inputs.go:6-15 + local/base.go:24-33, 131-136.
+	localIn := []string{
+		"addPreviousOutputInEnv: boolean", "archivePaths: []string", "assetPaths: []string",
+		"create: string", "delete: string", "dir: string", "environment: map[string]",
+		"interpreter: []string", "logging: #/types/command:local:Logging", "stdin: string",
+		"triggers: []pulumi.json#/Any replaceOnChanges", "update: string",
+	}
+	lc := spec.Resources["command:local:Command"]
+	same(t, "local Command inputs", digest(lc.InputProperties), localIn)
+	same(t, "local Command outputs", digest(lc.Properties), append([]string{
+		"archive: pulumi.json#/Archive", "assets: map[pulumi.json#/Asset]", "stderr: string", "stdout: string",
+	}, localIn...))
+	same(t, "local Command required", lc.Required, []string{"stdout", "stderr"})
+	same(t, "local Command required inputs", lc.RequiredInputs, nil)
 }
