@@ -12,7 +12,8 @@
 # `pulumi-resource-command` and a `pulumi-language-nodejs`, e.g. built by hand from the released
 # sources): scripts/released-plugins.sh registers them in a PULUMI_HOME of its own (a temporary
 # one, removed afterwards; never the engine cache's home) and the tests run with it
-# (SYNC_RELEASE_PULUMI_HOME).
+# (SYNC_RELEASE_PULUMI_HOME). Without a nodejs language host the plain-CLI test
+# (test/engine/plainCli.test.ts) is reported skipped, with the reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -68,9 +69,13 @@ for tier in "${tiers[@]}"; do
         export SYNC_FLEET_ID=$engine_fleet_id
         scripts/fleet.sh stop
         scripts/fleet.sh start 3
-        # A failed run does not stop the tier: the fleet is still stopped, and the closing line
-        # counts every failure.
+        # A failed run does not stop the tier: the plain-CLI run still runs, the fleet is still
+        # stopped, and the closing line counts every failure.
         run_jest engine || failed_runs=$((failed_runs + 1))
+        scripts/fleet.sh stop
+        # The plain `pulumi up` of a project copy, on a fresh fleet (same id) of its own.
+        scripts/fleet.sh start 3
+        run_jest engine-cli || failed_runs=$((failed_runs + 1))
         scripts/fleet.sh stop
         unset SYNC_FLEET_ID SYNC_RELEASE_PULUMI_HOME
         ;;
