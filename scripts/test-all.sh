@@ -21,14 +21,25 @@ tiers=("$@")
 [[ ${#tiers[@]} -gt 0 ]] || tiers=(static unit fleet engine)
 fleet_id=${SYNC_TEST_FLEET_ID:-0}
 engine_fleet_id=${SYNC_TEST_ENGINE_FLEET_ID:-1}
-results=$(mktemp -d)
+# SYNC_TEST_RESULTS=<dir>: keep each jest run's JSON results there (default: a temporary dir).
+if [[ -n "${SYNC_TEST_RESULTS:-}" ]]; then
+    mkdir -p "$SYNC_TEST_RESULTS"
+    results=$(cd "$SYNC_TEST_RESULTS" && pwd) keep_results=1
+else
+    results=$(mktemp -d) keep_results=0
+fi
 plugins_home=
 failed_runs=0
 stop_fleets() {
     SYNC_FLEET_ID=$fleet_id scripts/fleet.sh stop >/dev/null 2>&1 || true
     SYNC_FLEET_ID=$engine_fleet_id scripts/fleet.sh stop >/dev/null 2>&1 || true
 }
-trap 'stop_fleets; rm -rf "$results" ${plugins_home:+"$plugins_home"}' EXIT
+cleanup() {
+    stop_fleets
+    ((keep_results)) || rm -rf "$results"
+    [[ -z "$plugins_home" ]] || rm -rf "$plugins_home"
+}
+trap cleanup EXIT
 
 run_jest() { # jest project
     local tier=$1
