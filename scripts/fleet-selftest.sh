@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Self-test of the local fleet (scripts/fleet.sh): boots 2 hosts, checks SSH with the pinned
-# host key (root, and deploy + sudo), that a wrong or unknown host key is refused, HTTP on :80,
+# host key (root, and deploy + sudo), that every host offers rsa, ecdsa and ed25519 host keys and
+# is pinned by ed25519 alone (a client pinned so connects, one asking for the others is refused),
+# that a wrong or unknown host key is refused, rebuild (three new keys), HTTP on :80,
 # exec, config, down/up; then stops the fleet and asserts nothing is left: no mount, network
 # namespace, veth/bridge, process or state dir. Finally it plants leftovers on purpose and checks
 # that the leak check catches them (so a blind check cannot pass) and that `stop` removes them.
@@ -117,6 +119,44 @@ check "ssh -F ssh_config sync-1 (the alias people use)" ssh -F "$STATE/ssh_confi
 # shellcheck disable=SC2016  # expands on the host
 check "fleet.sh ssh sync-2" "$FLEET" ssh sync-2 'test "$(hostname)" = sync-2'
 
+# --- host keys: rsa, ecdsa and ed25519 offered, ed25519 pinned ---------------------------------
+# host_pubs NAME: the host's three public keys as made for it, "type base64", sorted.
+host_pubs() { cat "$STATE/hosts/$1/ssh_host_"{rsa,ecdsa,ed25519}"_key.pub" | cut -d' ' -f1,2 | sort; }
+# offered ADDR NAME: what the host's sshd offers (ssh-keyscan, no ssh_config) is exactly those.
+offered() {
+  local got
+  got=$(ssh-keyscan -T 5 -t rsa,ecdsa,ed25519 "$1" 2>/dev/null | cut -d' ' -f2,3 | sort)
+  [[ "$(cut -d' ' -f1 <<<"$got" | tr '\n' ' ')" == "ecdsa-sha2-nistp256 ssh-ed25519 ssh-rsa " ]] &&
+    [[ "$got" == "$(host_pubs "$2")" ]]
+}
+# pinned_ed25519 ADDR NAME: known_hosts and config.json pin the host by its ed25519 key alone.
+pinned_ed25519() {
+  local want yaml
+  want=$(cut -d' ' -f1,2 "$STATE/hosts/$2/ssh_host_ed25519_key.pub")
+  yaml=$("$FLEET" config --yaml) # whole, not piped into grep -q (pipefail: SIGPIPE)
+  [[ "$(grep -c "^$1 " "$STATE/known_hosts")" == 1 ]] && grep -qxF "$1 $want" "$STATE/known_hosts" &&
+    grep -qF "\"host\":\"$1\",\"port\":22,\"user\":\"root\",\"hostKey\":\"$want\"" "$STATE/config.json" &&
+    grep -qxF "      hostKey: \"$want\"" <<<"$yaml"
+}
+for h in sync-1 sync-2; do
+  a=$NET.$((10 + ${h#sync-}))
+  check "$h offers rsa, ecdsa and ed25519 host keys, the ones made for it" offered "$a" "$h"
+  check "$h pinned by ed25519 alone (known_hosts, config.json, config --yaml)" pinned_ed25519 "$a" "$h"
+done
+ed_kh=$(mktemp)
+printf '%s %s\n' "$A1" "$(cut -d' ' -f1,2 "$STATE/hosts/sync-1/ssh_host_ed25519_key.pub")" >"$ed_kh"
+check "a client pinned by ed25519 connects to sync-1 (rsa, ecdsa, ed25519 host keys)" \
+  "${ssh_base[@]}" -o "UserKnownHostsFile=$ed_kh" -o HostKeyAlgorithms=ssh-ed25519 "root@$A1" true
+for alg in ecdsa-sha2-nistp256 rsa-sha2-512; do
+  out=$("${ssh_base[@]}" -o "UserKnownHostsFile=$ed_kh" -o "HostKeyAlgorithms=$alg" "root@$A1" 'echo REACHED' 2>&1 || true)
+  if [[ "$out" == *"Host key verification failed"* && "$out" != *REACHED* ]]; then
+    ok "sync-1's $alg key is offered but refused: only ed25519 is pinned"
+  else
+    bad "sync-1's $alg key is offered but refused: only ed25519 is pinned (got: $out)"
+  fi
+done
+rm -f "$ed_kh"
+
 wrong_kh=$(mktemp)
 printf '%s %s\n' "$A1" "$(cut -d' ' -f1,2 "$STATE/hosts/sync-2/ssh_host_ed25519_key.pub")" >"$wrong_kh"
 out=$("${ssh_base[@]}" -o "UserKnownHostsFile=$wrong_kh" "root@$A1" 'echo REACHED' 2>&1 || true)
@@ -156,6 +196,17 @@ if ((SECONDS - t1 <= 10)); then ok "down host fails within bound"; else bad "dow
 check "sync-1 unaffected while sync-2 down" "${ssh_base[@]}" "root@$A1" true
 "$FLEET" up sync-2 >/dev/null 2>&1
 check "sync-2 reachable again after up" "${ssh_base[@]}" "root@$A2" true
+
+# rebuild: a new machine behind sync-2 with three new host keys, pinned again by ed25519.
+old_pubs=$(host_pubs sync-2)
+new_key=$("$FLEET" rebuild sync-2 2>/dev/null || true)
+printed_new_key() { [[ "$new_key" == "ssh-ed25519 "* && "$new_key" == "$(cut -d' ' -f1,2 "$STATE/hosts/sync-2/ssh_host_ed25519_key.pub")" ]]; }
+all_keys_new() { [[ -z "$(comm -12 <(printf '%s\n' "$old_pubs") <(host_pubs sync-2))" && "$(host_pubs sync-2 | wc -l)" == 3 ]]; }
+check "rebuild prints sync-2's new ed25519 key" printed_new_key
+check "rebuild made three new host keys" all_keys_new
+check "rebuilt sync-2 offers its three new host keys" offered "$A2" sync-2
+check "rebuilt sync-2 pinned by its new ed25519 key alone" pinned_ed25519 "$A2" sync-2
+check "ssh root@sync-2 after rebuild (pinned by the new key)" "${ssh_base[@]}" "root@$A2" true
 
 # --- leak check --------------------------------------------------------------------------------
 # watch_words TAG STATE: what must be gone after that fleet's stop, as words for leaks():

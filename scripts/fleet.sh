@@ -5,12 +5,13 @@
 #   scripts/fleet.sh start [N]            boot sync-1..sync-N (default 3, max 8), print them
 #   scripts/fleet.sh stop                 kill, unmount, delete netns/veths/state (always safe)
 #   scripts/fleet.sh status               one line per host: up / down / frozen / dead
-#   scripts/fleet.sh hosts                NAME ADDRESS PORT HOSTKEY, one line per host
+#   scripts/fleet.sh hosts                NAME ADDRESS PORT HOSTKEY (ed25519), one line per host
 #   scripts/fleet.sh config [--yaml] [--user root|deploy]
 #                                         stack config fragment (JSON, or Pulumi stack YAML)
 #   scripts/fleet.sh exec NAME CMD...     run CMD inside the host (its namespaces and root)
 #   scripts/fleet.sh ssh NAME [CMD...]    ssh root@host with the fleet key and pinned host key
-#   scripts/fleet.sh rebuild NAME         a new, bare machine behind NAME: fresh overlay, new SSH host key (printed)
+#   scripts/fleet.sh rebuild NAME         a new, bare machine behind NAME: fresh overlay, new SSH host keys
+#                                         (the pinned ed25519 one printed)
 #   scripts/fleet.sh down NAME | up NAME  unplug / replug the host's network cable (veth)
 #   scripts/fleet.sh freeze NAME | thaw NAME
 #                                         SIGSTOP / SIGCONT every process of the host
@@ -41,8 +42,13 @@
 #
 # State ($SYNC_FLEET_STATE): fleet-id, id_ed25519[.pub] (client key, authorized for root and
 # deploy), known_hosts, ssh_config (`ssh -F $STATE/ssh_config sync-1`), config.json, config.yaml,
-# rootfs, hosts/<name>/{address,ssh_host_ed25519_key[.pub],init.pid,launcher.pid,console.log,
-# upper/,work/,merged/}. upper/ holds everything a host changed on top of the cached rootfs.
+# rootfs, hosts/<name>/{address,ssh_host_{rsa,ecdsa,ed25519}_key[.pub],init.pid,launcher.pid,
+# console.log,upper/,work/,merged/}. upper/ holds everything a host changed on top of the cached
+# rootfs.
+#
+# Host keys: like a Debian install, every host has an rsa (3072), an ecdsa (256) and an ed25519
+# host key, and its sshd offers all three. The fleet pins the ed25519 one everywhere: known_hosts
+# holds only that line per host, config.json/config.yaml/`hosts` give it as hostKey.
 #
 # Inside a host: no systemd. pid 1 is /run/fleet-init (bash) which started sshd and
 # `apache2ctl start`; reload/restart Apache with `apache2ctl graceful|restart` or
@@ -102,6 +108,8 @@ take_lock() {
 # The one set of SSH options for fleet hosts: `ssh -F $STATE/ssh_config` here, in the selftest and
 # in the fleet harness (test/fleet/hostHarness.ts). The fleet key, the pinned host keys, no prompt,
 # nothing from ~/.ssh. An alias per host (sync-1 …) for people; options given with -o win over it.
+# Hosts offer rsa, ecdsa and ed25519 host keys; the client asks for ed25519 only, the type pinned
+# in known_hosts (as the command plugin does with connection.hostKey).
 write_ssh_config() { # N
   local n=$1 i
   {
@@ -110,6 +118,7 @@ write_ssh_config() { # N
     done
     printf 'Host *\n  IdentityFile %s\n  IdentitiesOnly yes\n  BatchMode yes\n' "$STATE/id_ed25519"
     printf '  StrictHostKeyChecking yes\n  UserKnownHostsFile %s\n' "$STATE/known_hosts"
+    printf '  HostKeyAlgorithms ssh-ed25519\n'
     printf '  ConnectTimeout 5\n  LogLevel ERROR\n'
   } >"$STATE/ssh_config"
 }
@@ -130,6 +139,7 @@ host_names() { # running fleet's hosts in order
     [[ -d "$d" ]] && basename "$d"
   done | sort -t- -k2 -n
 }
+HOST_KEY_TYPES=(rsa ecdsa ed25519) # what a Debian install has; ed25519 is the one pinned
 host_key() { cut -d' ' -f1,2 "$STATE/hosts/$1/ssh_host_ed25519_key.pub"; }
 init_pid() { # the host's pid 1, as seen from here; fails when it is gone
   local f=$STATE/hosts/$1/init.pid pid
@@ -175,8 +185,11 @@ setup_netns() { # i
 
 prepare_host() { # i rootfs
   local i=$1 name=sync-$1 dir=$STATE/hosts/sync-$1
+  local type
   mkdir -p "$dir/upper" "$dir/work" "$dir/merged"
-  ssh-keygen -q -t ed25519 -N '' -C "root@$name" -f "$dir/ssh_host_ed25519_key"
+  for type in "${HOST_KEY_TYPES[@]}"; do
+    ssh-keygen -q -t "$type" -N '' -C "root@$name" -f "$dir/ssh_host_${type}_key"
+  done
   cp "$STATE/id_ed25519.pub" "$dir/authorized_keys"
   host_addr "$i" >"$dir/address"
   printf '%s %s\n' "$(host_addr "$i")" "$(host_key "$name")" >>"$STATE/known_hosts"
@@ -498,8 +511,8 @@ cmd_ssh() {
 }
 
 # A new, bare machine behind the same name and address: the host is killed, its overlay's upper
-# layer (everything it changed) is thrown away, and it boots again from the cached rootfs with a
-# new SSH host key. Prints the new key. What an EC2 replacement or a rebuilt server looks like.
+# layer (everything it changed) is thrown away, and it boots again from the cached rootfs with
+# new SSH host keys (rsa, ecdsa, ed25519). Prints the new ed25519 key, the one pinned. What an EC2 replacement or a rebuilt server looks like.
 cmd_rebuild() { # NAME
   local name=${1:?usage: rebuild NAME} i dir pid inode pids rootfs tries=0
   need_root

@@ -52,12 +52,17 @@ async function reportHosts(local: LocalStack, known?: OutputMap): Promise<void> 
 
 function describePlugin(local: LocalStack): string {
     switch (local.commandPlugin) {
-        case "released":
-            return "command plugin: the released pulumi-resource-command";
+        case "released": {
+            // Built from pulumi-command's released source elsewhere, or Pulumi's own binary: not ours.
+            const from = local.pluginsRecord
+                ? ` (SYNC_RELEASE_PLUGINS: ${local.pluginsRecord.replace(/\n/g, "; ")})`
+                : "";
+            return `command plugin: a released pulumi-resource-command, not the stand-in: ${local.commandPluginPath}${from}`;
+        }
         case "stand-in":
-            return "command plugin: the sync-release STAND-IN for pulumi-command (tools/command-standin; the released plugin is not installed)";
+            return `command plugin: the sync-release STAND-IN for pulumi-command (tools/command-standin; the released plugin is not installed): ${local.commandPluginPath}`;
         default:
-            return "command plugin: none installed (run scripts/build-engine.sh)";
+            return `command plugin: none installed at ${local.commandPluginPath} (run scripts/build-engine.sh)`;
     }
 }
 

@@ -6,6 +6,14 @@
 # Fleet ids (scripts/fleet.sh SYNC_FLEET_ID): SYNC_TEST_FLEET_ID for the fleet tier (default 0),
 # SYNC_TEST_ENGINE_FLEET_ID for the engine tier (default 1); the fleet selftest also starts the
 # first free id after the fleet tier's.
+#
+# The engine tier runs with the CLI of scripts/build-engine.sh and the command plugin stand-in it
+# registers. SYNC_RELEASE_PLUGINS=<dir> runs it instead with the plugins in <dir> (a
+# `pulumi-resource-command` and a `pulumi-language-nodejs`, e.g. built by hand from the released
+# sources): scripts/released-plugins.sh registers them in a PULUMI_HOME of its own (a temporary
+# one, removed afterwards; never the engine cache's home) and the tests run with it
+# (SYNC_RELEASE_PULUMI_HOME). Without a nodejs language host the plain-CLI test
+# (test/engine/plainCli.test.ts) is reported skipped, with the reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,14 +21,27 @@ tiers=("$@")
 [[ ${#tiers[@]} -gt 0 ]] || tiers=(static unit fleet engine)
 fleet_id=${SYNC_TEST_FLEET_ID:-0}
 engine_fleet_id=${SYNC_TEST_ENGINE_FLEET_ID:-1}
-results=$(mktemp -d)
+# SYNC_TEST_RESULTS=<dir>: keep each jest run's JSON results there (default: a temporary dir).
+if [[ -n "${SYNC_TEST_RESULTS:-}" ]]; then
+    mkdir -p "$SYNC_TEST_RESULTS"
+    results=$(cd "$SYNC_TEST_RESULTS" && pwd) keep_results=1
+else
+    results=$(mktemp -d) keep_results=0
+fi
+plugins_home=
+failed_runs=0
 stop_fleets() {
     SYNC_FLEET_ID=$fleet_id scripts/fleet.sh stop >/dev/null 2>&1 || true
     SYNC_FLEET_ID=$engine_fleet_id scripts/fleet.sh stop >/dev/null 2>&1 || true
 }
-trap 'stop_fleets; rm -rf "$results"' EXIT
+cleanup() {
+    stop_fleets
+    ((keep_results)) || rm -rf "$results"
+    [[ -z "$plugins_home" ]] || rm -rf "$plugins_home"
+}
+trap cleanup EXIT
 
-run_jest() { # tier
+run_jest() { # jest project
     local tier=$1
     npx jest --selectProjects "$tier" --runInBand --json --outputFile "$results/$tier.json"
 }
@@ -51,12 +72,23 @@ for tier in "${tiers[@]}"; do
         # stack under the engine on a fleet of its own.
         bash scripts/build-engine.sh
         (cd tools/command-standin && PATH=$PATH:/usr/local/go/bin GOFLAGS="-mod=readonly -buildvcs=false -trimpath" go test -count=1 ./...)
+        if [[ -n "${SYNC_RELEASE_PLUGINS:-}" ]]; then
+            plugins_home=$(mktemp -d "${TMPDIR:-/tmp}/sync-release-plugins-home.XXXXXX")
+            bash scripts/released-plugins.sh "$SYNC_RELEASE_PLUGINS" "$plugins_home"
+            export SYNC_RELEASE_PULUMI_HOME=$plugins_home
+        fi
         export SYNC_FLEET_ID=$engine_fleet_id
         scripts/fleet.sh stop
         scripts/fleet.sh start 3
-        run_jest engine
+        # A failed run does not stop the tier: the plain-CLI run still runs, the fleet is still
+        # stopped, and the closing line counts every failure.
+        run_jest engine || failed_runs=$((failed_runs + 1))
         scripts/fleet.sh stop
-        unset SYNC_FLEET_ID
+        # The plain `pulumi up` of a project copy, on a fresh fleet (same id) of its own.
+        scripts/fleet.sh start 3
+        run_jest engine-cli || failed_runs=$((failed_runs + 1))
+        scripts/fleet.sh stop
+        unset SYNC_FLEET_ID SYNC_RELEASE_PULUMI_HOME
         ;;
     *)
         echo "unknown tier '$tier' (unit, fleet, engine, static)" >&2
@@ -65,15 +97,19 @@ for tier in "${tiers[@]}"; do
     esac
 done
 
-# One closing line for every tier together (the JS is single-quoted on purpose).
+# One closing line for every tier together (the JS is single-quoted on purpose). Skipped tests
+# are counted apart, never as passed; a jest run that exited non-zero fails the whole, even when
+# its results count no failed test (e.g. it wrote none).
 # shellcheck disable=SC2016
 node -e '
 const fs = require("fs");
-let passed = 0, failed = 0;
+let passed = 0, failed = 0, skipped = 0;
 for (const f of fs.readdirSync(process.argv[1])) {
     const r = JSON.parse(fs.readFileSync(`${process.argv[1]}/${f}`, "utf8"));
     passed += r.numPassedTests; failed += r.numFailedTests + r.numRuntimeErrorTestSuites;
+    skipped += r.numPendingTests + r.numTodoTests;
 }
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 && passed > 0 ? 0 : 1);
-' "$results"
+const runs = Number(process.argv[2]);
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped` + (runs ? ` (${runs} jest run(s) exited non-zero)` : ""));
+process.exit(failed === 0 && runs === 0 && passed > 0 ? 0 : 1);
+' "$results" "$failed_runs"

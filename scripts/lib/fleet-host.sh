@@ -38,14 +38,18 @@ mount -t tmpfs -o mode=0755,nosuid,nodev,size=64m tmpfs "$m/run"
 mkdir -m 1777 "$m/run/lock"
 mkdir -m 0755 "$m/run/sshd"
 
-# Per-host identity: hostname, ssh host key, the fleet's client key for root and deploy.
+# Per-host identity: hostname, ssh host keys, the fleet's client key for root and deploy.
 hostname "$name"
 printf '%s\n' "$name" >"$m/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n' \
   "$name" >"$m/etc/hosts"
-install -m 0600 "$hostdir/ssh_host_ed25519_key" "$m/etc/ssh/ssh_host_ed25519_key"
-install -m 0644 "$hostdir/ssh_host_ed25519_key.pub" "$m/etc/ssh/ssh_host_ed25519_key.pub"
-printf 'HostKey /etc/ssh/ssh_host_ed25519_key\n' >"$m/etc/ssh/sshd_config.d/fleet-hostkey.conf"
+# Host keys as a Debian install has them: rsa, ecdsa and ed25519, all offered by sshd.
+: >"$m/etc/ssh/sshd_config.d/fleet-hostkey.conf"
+for type in rsa ecdsa ed25519; do
+  install -m 0600 "$hostdir/ssh_host_${type}_key" "$m/etc/ssh/ssh_host_${type}_key"
+  install -m 0644 "$hostdir/ssh_host_${type}_key.pub" "$m/etc/ssh/ssh_host_${type}_key.pub"
+  printf 'HostKey /etc/ssh/ssh_host_%s_key\n' "$type" >>"$m/etc/ssh/sshd_config.d/fleet-hostkey.conf"
+done
 install -m 0600 "$hostdir/authorized_keys" "$m/root/.ssh/authorized_keys"
 deploy_ids=$(stat -c %u:%g "$m/home/deploy")
 install -m 0600 -o "${deploy_ids%:*}" -g "${deploy_ids#*:}" \

@@ -50,15 +50,60 @@ export function engineDir(): string {
 }
 
 /**
- * Which `command` plugin the engine loads: the released one when it is installed in PULUMI_HOME,
- * else the stand-in that scripts/build-engine.sh registers (it leaves a marker file beside it).
+ * The PULUMI_HOME the engine runs with: the engine cache's home (scripts/build-engine.sh, which
+ * registers the command stand-in there), or SYNC_RELEASE_PULUMI_HOME: a home of its own with
+ * plugins built elsewhere (`SYNC_RELEASE_PLUGINS=<dir> scripts/test-all.sh engine` makes one with
+ * scripts/released-plugins.sh).
  */
-export function commandPluginKind(pulumiHome: string): "released" | "stand-in" | "missing" {
-    const dir = path.join(pulumiHome, "plugins", `resource-command-v${COMMAND_PLUGIN_VERSION}`);
-    if (!fs.existsSync(dir)) {
+export function pulumiHome(): string {
+    return process.env.SYNC_RELEASE_PULUMI_HOME || path.join(engineDir(), "home");
+}
+
+/** The `command` plugin binary the engine loads from a PULUMI_HOME. */
+export function commandPluginPath(home: string): string {
+    return path.join(home, "plugins", `resource-command-v${COMMAND_PLUGIN_VERSION}`, "pulumi-resource-command");
+}
+
+/**
+ * Which `command` plugin the engine loads from that home (ambient plugins on $PATH are ignored,
+ * see localStackEnv): "stand-in" when it is tools/command-standin (the marker file
+ * scripts/build-engine.sh leaves beside it, or the stand-in's own description in the binary,
+ * which names it whatever directory it came from), "released" for any other, "missing" when
+ * none is installed.
+ */
+export function commandPluginKind(home: string): "released" | "stand-in" | "missing" {
+    const binary = commandPluginPath(home);
+    if (!fs.existsSync(binary)) {
         return "missing";
     }
-    return fs.existsSync(path.join(dir, "SYNC_RELEASE_STANDIN")) ? "stand-in" : "released";
+    if (fs.existsSync(path.join(path.dirname(binary), "SYNC_RELEASE_STANDIN"))) {
+        return "stand-in";
+    }
+    return fs.readFileSync(binary).includes("Stand-in for pulumi-command") ? "stand-in" : "released";
+}
+
+/** What scripts/released-plugins.sh recorded in a home it made (source dir, sha256s), if it did. */
+export function pluginsRecord(home: string): string | undefined {
+    const file = path.join(home, "SYNC_RELEASE_PLUGINS");
+    return fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim() : undefined;
+}
+
+/**
+ * The nodejs language host the CLI would run for a `pulumi up` of this project (it is bundled
+ * with Pulumi: beside the CLI binary, else in the plugin cache of the home); undefined when there
+ * is none. The engine tier's own runs never need it: the Automation API runs the program inline.
+ */
+export function languageHostPath(home: string): string | undefined {
+    const version = path.basename(engineDir()).replace(/^v/, "");
+    for (const candidate of [
+        path.join(engineDir(), "bin", "pulumi-language-nodejs"),
+        path.join(home, "plugins", `language-nodejs-v${version}`, "pulumi-language-nodejs"),
+    ]) {
+        if (fs.existsSync(candidate)) {
+            return candidate;
+        }
+    }
+    return undefined;
 }
 
 /** A fleet host address: 198.18.K.n with fleet id K in 0..15 (scripts/fleet.sh); nothing else. */
@@ -121,6 +166,10 @@ export interface LocalStack {
     workDir: string;
     fleet: FleetConfig;
     commandPlugin: "released" | "stand-in" | "missing";
+    /** The command plugin's binary in the engine's PULUMI_HOME. */
+    commandPluginPath: string;
+    /** scripts/released-plugins.sh's record when the home is one it made. */
+    pluginsRecord?: string;
     /** The environment the CLI runs with (for running `pulumi` by hand against the same stack). */
     env: Record<string, string>;
     pulumiBinary: string;
@@ -146,10 +195,24 @@ export function renderLocalStackFile(checkoutStackFile: string, fleet: FleetConf
     return yaml.dump({ config }, { lineWidth: 200, quotingType: '"' });
 }
 
-/** The environment the engine's CLI runs with against the local stack in <workDir>. */
+/** The demo's own secret settings (config paths → values) for a new local stack: made once per stack, never printed. */
+export function demoIniSecrets(): Record<string, string> {
+    const secret = crypto.randomBytes(24).toString("hex");
+    return {
+        "sync:iniSecrets.sync.secret_key": secret,
+        "sync:iniSecrets.sync.database_url": `sqlite:////var/sync/demo-${secret.slice(0, 8)}.db`,
+    };
+}
+
+/**
+ * The environment the engine's CLI runs with against the local stack in <workDir>. Plugins come
+ * from PULUMI_HOME only (PULUMI_IGNORE_AMBIENT_PLUGINS: a pulumi-resource-command on $PATH would
+ * otherwise win over it), so the plugin the runner names is the one that ran.
+ */
 export function localStackEnv(workDir: string): Record<string, string> {
     return {
-        PULUMI_HOME: path.join(engineDir(), "home"),
+        PULUMI_HOME: pulumiHome(),
+        PULUMI_IGNORE_AMBIENT_PLUGINS: "true",
         PULUMI_BACKEND_URL: `file://${path.join(workDir, "state")}`,
         PULUMI_CONFIG_PASSPHRASE: LOCAL_PASSPHRASE,
         PULUMI_SKIP_UPDATE_CHECK: "true",
@@ -205,15 +268,17 @@ export async function openLocalStack(options: LocalStackOptions = {}): Promise<L
         };
         setSecret("sync:sshPrivateKey", fs.readFileSync(fleet.sshPrivateKeyPath, "utf8"));
         // The demo's own secret settings, made once per stack and never printed.
-        const secret = crypto.randomBytes(24).toString("hex");
-        setSecret("sync:iniSecrets.sync.secret_key", secret);
-        setSecret("sync:iniSecrets.sync.database_url", `sqlite:////var/sync/demo-${secret.slice(0, 8)}.db`);
+        for (const [key, value] of Object.entries(demoIniSecrets())) {
+            setSecret(key, value);
+        }
     }
     return {
         stack,
         workDir,
         fleet,
         commandPlugin: commandPluginKind(pulumiHome),
+        commandPluginPath: commandPluginPath(pulumiHome),
+        pluginsRecord: pluginsRecord(pulumiHome),
         env,
         pulumiBinary,
     };

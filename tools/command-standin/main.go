@@ -1,6 +1,7 @@
 // pulumi-resource-command: a stand-in for pulumi-command v1.2.1, built by sync-release for
 // tests and the local demo (the released plugin cannot be downloaded where this project is
-// built). It serves command:remote:Command and command:remote:CopyToRemote only.
+// built). It serves command:local:Command, command:remote:Command and
+// command:remote:CopyToRemote only.
 package main
 
 import (
@@ -8,6 +9,9 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/pulumi/pulumi-go-provider/infer"
+
+	"sync-release/tools/command-standin/local"
 	"sync-release/tools/command-standin/remote"
 )
 
@@ -19,7 +23,7 @@ func main() {
 		fmt.Println(Version)
 		return
 	}
-	prov, err := remote.NewProvider()
+	prov, err := remote.NewProvider(infer.Resource(&local.Command{}))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "pulumi-resource-command (stand-in): %v\n", err)
 		os.Exit(1)

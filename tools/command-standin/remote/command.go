@@ -1,9 +1,9 @@
 // Stand-in for pulumi-command v1.2.1, built by sync-release for tests and the local demo.
+// Each function names the v1.2.1 lines (provider/pkg/provider/remote/) it follows.
 
 package remote
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -14,41 +14,32 @@ import (
 	p "github.com/pulumi/pulumi-go-provider"
 	"github.com/pulumi/pulumi-go-provider/infer"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"sync-release/tools/command-standin/common"
 )
 
-// Names of the variables that carry the previous run's output into the next one.
-const (
-	EnvPreviousStdout = "PULUMI_COMMAND_STDOUT"
-	EnvPreviousStderr = "PULUMI_COMMAND_STDERR"
-)
-
-// Logging selects which of the command's streams are echoed to the Pulumi log.
+// Logging selects which of the command's streams are echoed to the Pulumi log
+// (command:remote:Logging, v1.2.1 remote/logging.go:9-25).
 type Logging string
 
 const (
-	LogStdout          Logging = "stdout"
-	LogStderr          Logging = "stderr"
-	LogStdoutAndStderr Logging = "stdoutAndStderr"
-	LogNone            Logging = "none"
+	LogStdout          Logging = common.LogStdout
+	LogStderr          Logging = common.LogStderr
+	LogStdoutAndStderr Logging = common.LogStdoutAndStderr
+	LogNone            Logging = common.LogNone
 )
 
 func (Logging) Values() []infer.EnumValue[Logging] {
 	return []infer.EnumValue[Logging]{
-		{Name: "stdout", Value: LogStdout, Description: "Capture stdout in logs but not stderr"},
-		{Name: "stderr", Value: LogStderr, Description: "Capture stderr in logs but not stdout"},
-		{Name: "stdoutAndStderr", Value: LogStdoutAndStderr, Description: "Capture stdout and stderr in logs"},
-		{Name: "none", Value: LogNone, Description: "Capture no logs"},
+		{Name: string(LogStdout), Value: LogStdout, Description: "Capture stdout in logs but not stderr"},
+		{Name: string(LogStderr), Value: LogStderr, Description: "Capture stderr in logs but not stdout"},
+		{Name: string(LogStdoutAndStderr), Value: LogStdoutAndStderr, Description: "Capture stdout and stderr in logs"},
+		{Name: string(LogNone), Value: LogNone, Description: "Capture no logs"},
 	}
 }
 
-// logsStdout/logsStderr: an unset logging input logs both streams.
-func (l *Logging) logsStdout() bool {
-	return l == nil || *l == LogStdout || *l == LogStdoutAndStderr
-}
-
-func (l *Logging) logsStderr() bool {
-	return l == nil || *l == LogStderr || *l == LogStdoutAndStderr
-}
+func (l *Logging) logsStdout() bool { return common.LogsStdout((*string)(l)) }
+func (l *Logging) logsStderr() bool { return common.LogsStderr((*string)(l)) }
 
 // Command is command:remote:Command.
 type Command struct{}
@@ -58,12 +49,11 @@ func (c *Command) Annotate(a infer.Annotator) {
 		"Stand-in for pulumi-command v1.2.1, built by sync-release for tests and the local demo.")
 }
 
-// CommandInputs are the inputs of command:remote:Command.
+// CommandInputs are the inputs of command:remote:Command (v1.2.1 remote/command.go:37-49).
+// addPreviousOutputInEnv has no schema default there (remote/command.go:53-67 describes it
+// only); unset, it counts as true when the command runs.
 type CommandInputs struct {
-	Triggers               *[]any            `pulumi:"triggers,optional" provider:"replaceOnChanges"`
-	Create                 *string           `pulumi:"create,optional"`
-	Update                 *string           `pulumi:"update,optional"`
-	Delete                 *string           `pulumi:"delete,optional"`
+	common.ResourceInputs
 	Stdin                  *string           `pulumi:"stdin,optional"`
 	Logging                *Logging          `pulumi:"logging,optional"`
 	Connection             *Connection       `pulumi:"connection" provider:"secret"`
@@ -72,28 +62,31 @@ type CommandInputs struct {
 }
 
 func (c *CommandInputs) Annotate(a infer.Annotator) {
-	a.Describe(&c.Triggers, "The resource will be replaced if any of these values change.")
-	a.Describe(&c.Create, "The command to run once on resource creation.")
-	a.Describe(&c.Update, "The command to run when the resource is updated. If empty, the create command will be executed instead.")
-	a.Describe(&c.Delete, "The command to run on resource deletion.")
 	a.Describe(&c.Stdin, "Pass a string to the command's process as standard in")
-	a.Describe(&c.Logging, "If the command's stdout and stderr should be logged. Defaults to logging both stdout and stderr.")
+	a.Describe(&c.Logging, "If the command's stdout and stderr should be logged. This doesn't affect the capturing of "+
+		"stdout and stderr as outputs. Defaults to logging both stdout and stderr.")
 	a.Describe(&c.Connection, "The parameters with which to connect to the remote host.")
-	a.Describe(&c.Environment, "Additional environment variables available to the command's process (sent with SSH setenv; the server must AcceptEnv them).")
-	a.Describe(&c.AddPreviousOutputInEnv, "If the previous command's stdout and stderr are injected into the environment of the next run as PULUMI_COMMAND_STDOUT and PULUMI_COMMAND_STDERR. Defaults to true.")
-	a.SetDefault(&c.AddPreviousOutputInEnv, true)
+	a.Describe(&c.Environment, "Additional environment variables available to the command's process. "+
+		"Note that this only works if the SSH server is configured to accept these variables via AcceptEnv.")
+	a.Describe(&c.AddPreviousOutputInEnv, "If the previous command's stdout and stderr (as generated by the prior create/update) is "+
+		"injected into the environment of the next run as PULUMI_COMMAND_STDOUT and PULUMI_COMMAND_STDERR. Defaults to true.")
 }
 
-// CommandOutputs are the inputs plus the captured streams.
-type CommandOutputs struct {
-	CommandInputs
+// BaseOutputs are the captured streams (v1.2.1 remote/baseOutputs.go:21-31).
+type BaseOutputs struct {
 	Stdout string `pulumi:"stdout"`
 	Stderr string `pulumi:"stderr"`
 }
 
-func (c *CommandOutputs) Annotate(a infer.Annotator) {
+func (c *BaseOutputs) Annotate(a infer.Annotator) {
 	a.Describe(&c.Stdout, "The standard output of the command's process")
 	a.Describe(&c.Stderr, "The standard error of the command's process")
+}
+
+// CommandOutputs are the inputs plus the captured streams (v1.2.1 remote/command.go:70-73).
+type CommandOutputs struct {
+	CommandInputs
+	BaseOutputs
 }
 
 var (
@@ -102,7 +95,8 @@ var (
 	_ infer.CustomDelete[CommandOutputs]                  = (*Command)(nil)
 )
 
-// Create runs `create`; nothing runs during preview or when `create` is unset.
+// Create runs `create`; nothing runs (no dial) during preview or when `create` is unset
+// (v1.2.1 remote/commandController.go:31-60).
 func (*Command) Create(ctx context.Context, req infer.CreateRequest[CommandInputs]) (infer.CreateResponse[CommandOutputs], error) {
 	state := CommandOutputs{CommandInputs: req.Inputs}
 	id, err := resource.NewUniqueHex(req.Name, 8, 0)
@@ -112,67 +106,36 @@ func (*Command) Create(ctx context.Context, req infer.CreateRequest[CommandInput
 	if req.DryRun || state.Create == nil {
 		return infer.CreateResponse[CommandOutputs]{ID: id, Output: state}, nil
 	}
-	err = state.run(ctx, *state.Create)
+	err = state.run(ctx, *state.Create, state.Logging)
 	return infer.CreateResponse[CommandOutputs]{ID: id, Output: state}, err
 }
 
 // Update runs `update`, or `create` when `update` is unset; the previous stdout/stderr are
-// kept in the state (and offered to the command) until the run replaces them.
+// kept in the state (and offered to the command) until a successful run replaces them
+// (v1.2.1 remote/commandController.go:63-83).
 func (*Command) Update(ctx context.Context, req infer.UpdateRequest[CommandInputs, CommandOutputs]) (infer.UpdateResponse[CommandOutputs], error) {
-	state := CommandOutputs{CommandInputs: req.Inputs, Stdout: req.State.Stdout, Stderr: req.State.Stderr}
+	state := CommandOutputs{CommandInputs: req.Inputs, BaseOutputs: req.State.BaseOutputs}
 	if req.DryRun {
 		return infer.UpdateResponse[CommandOutputs]{Output: state}, nil
 	}
 	var err error
 	switch {
 	case state.Update != nil:
-		err = state.run(ctx, *state.Update)
+		err = state.run(ctx, *state.Update, state.Logging)
 	case state.Create != nil:
-		err = state.run(ctx, *state.Create)
+		err = state.run(ctx, *state.Create, state.Logging)
 	}
 	return infer.UpdateResponse[CommandOutputs]{Output: state}, err
 }
 
-// Delete runs `delete` if set; without it nothing is dialled.
+// Delete runs `delete` with the old state's inputs (its connection) if set; without it
+// nothing is dialled (v1.2.1 remote/commandController.go:86-92).
 func (*Command) Delete(ctx context.Context, req infer.DeleteRequest[CommandOutputs]) (infer.DeleteResponse, error) {
-	if req.State.Delete == nil {
+	state := req.State
+	if state.Delete == nil {
 		return infer.DeleteResponse{}, nil
 	}
-	state := req.State
-	return infer.DeleteResponse{}, state.run(ctx, *state.Delete)
-}
-
-// lineLogger sends every complete line written to it to the Pulumi log as an info status.
-type lineLogger struct {
-	mu  sync.Mutex
-	w   *io.PipeWriter
-	out chan struct{}
-}
-
-func newLineLogger(ctx context.Context) *lineLogger {
-	r, w := io.Pipe()
-	l := &lineLogger{w: w, out: make(chan struct{})}
-	go func() {
-		defer close(l.out)
-		scanner := bufio.NewScanner(r)
-		scanner.Buffer(make([]byte, 64*1024), 1024*1024)
-		for scanner.Scan() {
-			p.GetLogger(ctx).InfoStatus(scanner.Text())
-		}
-		_, _ = io.Copy(io.Discard, r)
-	}()
-	return l
-}
-
-func (l *lineLogger) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
-}
-
-func (l *lineLogger) close() {
-	l.w.Close()
-	<-l.out
+	return infer.DeleteResponse{}, state.run(ctx, *state.Delete, state.Logging)
 }
 
 // lockedBuffer lets the stdout and stderr copiers append to one combined buffer.
@@ -193,69 +156,92 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-func setenvProblem(key string) string {
-	return fmt.Sprintf("Unable to set '%s'. This only works if your SSH server is configured to accept "+
-		"these variables via AcceptEnv. Alternatively, if a Bash-like shell runs the command on the remote host, "+
-		"you could prefix the command itself with the variables in the form 'VAR=value command'", key)
+// setenvError logs that key could not be set, at error or warning level, and returns the error
+// v1.2.1 returns (remote/commandOutputs.go:110-126; the message's line breaks and tabs as there).
+func setenvError(ctx context.Context, asError bool, key string, err error) error {
+	msg := fmt.Sprintf("Unable to set '%s'. This only works if your SSH server is configured to accept\n"+
+		"\tthese variables via AcceptEnv. Alternatively, if a Bash-like shell runs the command on the remote host, you could\n"+
+		"\tprefix the command itself with the variables in the form 'VAR=value command'", key)
+	if asError {
+		p.GetLogger(ctx).Error(msg)
+	} else {
+		p.GetLogger(ctx).Warning(msg)
+	}
+	return fmt.Errorf("could not set environment variable %q: %w", key, err)
 }
 
-// run dials, runs cmd in one session and records stdout/stderr (one trailing newline
-// trimmed) in c. On failure c keeps its previous outputs and the error carries the
-// command and its interleaved output.
-func (c *CommandOutputs) run(ctx context.Context, cmd string) error {
+// run dials, runs cmd in one session and records stdout/stderr (one trailing newline trimmed)
+// in c, as v1.2.1 remote/commandOutputs.go:30-108 does:
+//   - `environment` by SSH setenv, a refusal is an error; the previous stdout/stderr (when
+//     addPreviousOutputInEnv is unset or true, and non-empty) likewise, a refusal only warns;
+//   - stdin only when non-empty;
+//   - the streams logged per `logging` through one pipe read by common.LogLines: a line over
+//     64 KiB stops that reader, the next write to the pipe blocks, and run never returns;
+//   - on a non-zero exit: "<ssh error>: running "<cmd>":\n<stdout and stderr as they came>",
+//     and c keeps its previous outputs;
+//   - the SSH client is never closed (only the session is): its connection stays open until
+//     the plugin exits.
+//
+// One difference: v1.2.1 appends both streams to the combined buffer without a lock (a data
+// race between x/crypto's stdout and stderr copiers); here the buffer is locked.
+func (c *CommandOutputs) run(ctx context.Context, cmd string, logging *Logging) error {
 	client, err := c.Connection.Dial(ctx)
 	if err != nil {
 		return err
 	}
-	defer client.Close()
-
 	session, err := client.NewSession()
 	if err != nil {
 		return err
 	}
 	defer session.Close()
 
-	log := p.GetLogger(ctx)
 	for k, v := range c.Environment {
 		if err := session.Setenv(k, v); err != nil {
-			log.Error(setenvProblem(k))
-			return fmt.Errorf("could not set environment variable %q: %w", k, err)
+			return setenvError(ctx, true, k, err)
 		}
 	}
 	if c.AddPreviousOutputInEnv == nil || *c.AddPreviousOutputInEnv {
-		for _, kv := range [][2]string{{EnvPreviousStdout, c.Stdout}, {EnvPreviousStderr, c.Stderr}} {
-			if kv[1] == "" {
-				continue
+		if c.Stdout != "" {
+			if err := session.Setenv(common.EnvPreviousStdout, c.Stdout); err != nil {
+				_ = setenvError(ctx, false, common.EnvPreviousStdout, err)
 			}
-			if err := session.Setenv(kv[0], kv[1]); err != nil {
-				log.Warning(setenvProblem(kv[0]))
+		}
+		if c.Stderr != "" {
+			if err := session.Setenv(common.EnvPreviousStderr, c.Stderr); err != nil {
+				_ = setenvError(ctx, false, common.EnvPreviousStderr, err)
 			}
 		}
 	}
-	if c.Stdin != nil && *c.Stdin != "" {
+	if c.Stdin != nil && len(*c.Stdin) > 0 {
 		session.Stdin = strings.NewReader(*c.Stdin)
 	}
 
 	var stdout, stderr bytes.Buffer
 	var combined lockedBuffer
-	logger := newLineLogger(ctx)
+	r, w := io.Pipe()
 	outWriters := []io.Writer{&stdout, &combined}
-	if c.Logging.logsStdout() {
-		outWriters = append(outWriters, logger)
+	if logging.logsStdout() {
+		outWriters = append(outWriters, w)
 	}
 	errWriters := []io.Writer{&stderr, &combined}
-	if c.Logging.logsStderr() {
-		errWriters = append(errWriters, logger)
+	if logging.logsStderr() {
+		errWriters = append(errWriters, w)
 	}
 	session.Stdout = io.MultiWriter(outWriters...)
 	session.Stderr = io.MultiWriter(errWriters...)
 
+	logged := make(chan struct{})
+	go common.LogLines(ctx, r, logged)
 	err = session.Run(cmd)
-	logger.close()
+	w.Close()
+	<-logged
+
 	if err != nil {
 		return fmt.Errorf("%w: running %q:\n%s", err, cmd, combined.String())
 	}
-	c.Stdout = strings.TrimSuffix(stdout.String(), "\n")
-	c.Stderr = strings.TrimSuffix(stderr.String(), "\n")
+	c.BaseOutputs = BaseOutputs{
+		Stdout: strings.TrimSuffix(stdout.String(), "\n"),
+		Stderr: strings.TrimSuffix(stderr.String(), "\n"),
+	}
 	return nil
 }

@@ -1,11 +1,11 @@
 // Stand-in for pulumi-command v1.2.1, built by sync-release for tests and the local demo.
 // Written from a reading of the released provider's behaviour (see README.md); not its code.
+// Each function names the v1.2.1 lines (provider/pkg/provider/remote/connection.go) it follows.
 
 package remote
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -25,14 +25,15 @@ const (
 	defaultPerDialTimeout = 15
 )
 
-// sshEndpoint holds the fields shared by the target host and the bastion host.
+// sshEndpoint holds the fields shared by the target host and the bastion host
+// (v1.2.1 connection.go:41-52: password, privateKey and privateKeyPassword are secret).
 type sshEndpoint struct {
 	User               *string  `pulumi:"user,optional"`
-	Password           *string  `pulumi:"password,optional"`
+	Password           *string  `pulumi:"password,optional" provider:"secret"`
 	Host               *string  `pulumi:"host"`
 	Port               *float64 `pulumi:"port,optional"`
-	PrivateKey         *string  `pulumi:"privateKey,optional"`
-	PrivateKeyPassword *string  `pulumi:"privateKeyPassword,optional"`
+	PrivateKey         *string  `pulumi:"privateKey,optional" provider:"secret"`
+	PrivateKeyPassword *string  `pulumi:"privateKeyPassword,optional" provider:"secret"`
 	AgentSocketPath    *string  `pulumi:"agentSocketPath,optional"`
 	DialErrorLimit     *int     `pulumi:"dialErrorLimit,optional"`
 	PerDialTimeout     *int     `pulumi:"perDialTimeout,optional"`
@@ -50,12 +51,19 @@ type ProxyConnection struct {
 	sshEndpoint
 }
 
-func describeEndpoint(a infer.Annotator, e *sshEndpoint, what string) {
-	a.Describe(&e.User, "The user that we should use for the connection"+what+".")
+// describeEndpoint: descriptions and defaults (user root, port 22, dialErrorLimit 10,
+// perDialTimeout 15) as v1.2.1 connection.go:54-83 and proxyConnection.go:23-51 set them.
+func describeEndpoint(a infer.Annotator, e *sshEndpoint, bastion bool) {
+	to, host, port := "", "The address of the resource to connect to.", "The port to connect to. Defaults to 22."
+	if bastion {
+		to, host, port = " to the bastion host", "The address of the bastion host to connect to.",
+			"The port of the bastion host to connect to."
+	}
+	a.Describe(&e.User, "The user that we should use for the connection"+to+".")
 	a.SetDefault(&e.User, "root")
-	a.Describe(&e.Password, "The password we should use for the connection"+what+".")
-	a.Describe(&e.Host, "The address of the "+map[bool]string{true: "resource", false: "bastion host"}[what == ""]+" to connect to.")
-	a.Describe(&e.Port, "The port to connect to. Defaults to 22.")
+	a.Describe(&e.Password, "The password we should use for the connection"+to+".")
+	a.Describe(&e.Host, host)
+	a.Describe(&e.Port, port)
 	a.SetDefault(&e.Port, 22)
 	a.Describe(&e.PrivateKey, "The contents of an SSH key to use for the connection. This takes preference over the password if provided.")
 	a.Describe(&e.PrivateKeyPassword, "The password to use in case the private key is encrypted.")
@@ -69,40 +77,22 @@ func describeEndpoint(a infer.Annotator, e *sshEndpoint, what string) {
 
 func (c *Connection) Annotate(a infer.Annotator) {
 	a.Describe(&c, "Instructions for how to connect to a remote endpoint.")
-	describeEndpoint(a, &c.sshEndpoint, "")
+	describeEndpoint(a, &c.sshEndpoint, false)
 	a.Describe(&c.Proxy, "The connection settings for the bastion/proxy host.")
 }
 
 func (c *ProxyConnection) Annotate(a infer.Annotator) {
 	a.Describe(&c, "Instructions for how to connect to a remote endpoint via a bastion host.")
-	describeEndpoint(a, &c.sshEndpoint, " to the bastion host")
+	describeEndpoint(a, &c.sshEndpoint, true)
 }
 
-func (e *sshEndpoint) user() string {
-	if e.User == nil {
-		return "root"
-	}
-	return *e.User
-}
-
-func (e *sshEndpoint) port() int {
-	if e.Port == nil {
-		return 22
-	}
-	return int(*e.Port)
-}
-
-func (e *sshEndpoint) host() string {
-	if e.Host == nil {
-		return ""
-	}
-	return *e.Host
-}
-
+// address is host:port. Like v1.2.1 (connection.go:196, 213) it reads host and port without a
+// nil check: Check has made host required and given port its default.
 func (e *sshEndpoint) address() string {
-	return net.JoinHostPort(e.host(), strconv.Itoa(e.port()))
+	return net.JoinHostPort(*e.Host, strconv.Itoa(int(*e.Port)))
 }
 
+// dialLimit: dialErrorLimit, 10 when unset (v1.2.1 connection.go:245-250).
 func (e *sshEndpoint) dialLimit() int {
 	if e.DialErrorLimit == nil {
 		return defaultDialErrorLimit
@@ -110,40 +100,35 @@ func (e *sshEndpoint) dialLimit() int {
 	return *e.DialErrorLimit
 }
 
-func (e *sshEndpoint) perDial() time.Duration {
-	if e.PerDialTimeout == nil {
-		return defaultPerDialTimeout * time.Second
-	}
-	return time.Duration(*e.PerDialTimeout) * time.Second
-}
-
-// hostKeyCallback: with hostKey set, exactly that key is accepted; without it any key is
-// accepted (the released provider ignores the host key when hostKey is unset).
-func (e *sshEndpoint) hostKeyCallback() (ssh.HostKeyCallback, error) {
-	if e.HostKey == nil || *e.HostKey == "" {
-		return ssh.InsecureIgnoreHostKey(), nil
-	}
-	key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(*e.HostKey))
-	if err != nil {
-		return nil, fmt.Errorf("failed to parse host key %q: %w", *e.HostKey, err)
-	}
-	return ssh.FixedHostKey(key), nil
-}
-
-// clientConfig builds the SSH client configuration: private key first, then password
-// (and keyboard-interactive answering every question with it), then the SSH agent.
-func (e *sshEndpoint) clientConfig() (*ssh.ClientConfig, error) {
-	hostKeyCallback, err := e.hostKeyCallback()
-	if err != nil {
-		return nil, err
+// SSHConfig builds the client configuration as v1.2.1 connection.go:85-148 does:
+//   - hostKey set: only that key is accepted (ssh.FixedHostKey) and the only host key
+//     algorithm offered is its type (an ssh-rsa pin offers only SHA-1 "ssh-rsa");
+//     unset: any host key is accepted;
+//   - user and perDialTimeout are read without a nil check (Check gave them defaults);
+//     perDialTimeout becomes ClientConfig.Timeout, which x/crypto applies to the TCP
+//     connect only — the SSH handshake after it has no bound;
+//   - auth: the private key (with its passphrase), then the password and keyboard-interactive
+//     answering every question with it, then the agent (agentSocketPath, else SSH_AUTH_SOCK).
+func (e *sshEndpoint) SSHConfig() (*ssh.ClientConfig, error) {
+	hostKeyCallback := ssh.InsecureIgnoreHostKey()
+	var hostKeyAlgorithms []string
+	if e.HostKey != nil {
+		key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(*e.HostKey))
+		if err != nil {
+			return nil, fmt.Errorf("failed to parse host key: %w", err)
+		}
+		hostKeyCallback = ssh.FixedHostKey(key)
+		hostKeyAlgorithms = []string{key.Type()}
 	}
 	cfg := &ssh.ClientConfig{
-		User:            e.user(),
-		HostKeyCallback: hostKeyCallback,
-		Timeout:         e.perDial(),
+		User:              *e.User,
+		HostKeyCallback:   hostKeyCallback,
+		HostKeyAlgorithms: hostKeyAlgorithms,
+		Timeout:           time.Duration(*e.PerDialTimeout) * time.Second,
 	}
 	if e.PrivateKey != nil {
 		var signer ssh.Signer
+		var err error
 		if e.PrivateKeyPassword != nil {
 			signer, err = ssh.ParsePrivateKeyWithPassphrase([]byte(*e.PrivateKey), []byte(*e.PrivateKeyPassword))
 		} else {
@@ -165,13 +150,13 @@ func (e *sshEndpoint) clientConfig() (*ssh.ClientConfig, error) {
 				return answers, nil
 			}))
 	}
-	socket := ""
+	socket := os.Getenv("SSH_AUTH_SOCK")
 	if e.AgentSocketPath != nil {
 		socket = *e.AgentSocketPath
-	} else {
-		socket = os.Getenv("SSH_AUTH_SOCK")
 	}
-	if socket != "" {
+	// v1.2.1 connection_unix.go:12-17: an empty SSH_AUTH_SOCK means no agent; an empty
+	// agentSocketPath is still dialled (and fails).
+	if e.AgentSocketPath != nil || socket != "" {
 		conn, err := net.Dial("unix", socket)
 		if err != nil {
 			return nil, err
@@ -181,34 +166,13 @@ func (e *sshEndpoint) clientConfig() (*ssh.ClientConfig, error) {
 	return cfg, nil
 }
 
-// handshake runs the SSH handshake over conn. Deviation from the released provider
-// (documented in README.md): the handshake is bounded by perDialTimeout as well, where
-// x/crypto's ClientConfig.Timeout alone only bounds the TCP connect.
-func handshake(conn net.Conn, addr string, cfg *ssh.ClientConfig) (*ssh.Client, error) {
-	if cfg.Timeout > 0 {
-		_ = conn.SetDeadline(time.Now().Add(cfg.Timeout))
-	}
-	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
-	_ = conn.SetDeadline(time.Time{})
-	return ssh.NewClient(c, chans, reqs), nil
-}
-
-func dialDirect(addr string, cfg *ssh.ClientConfig) (*ssh.Client, error) {
-	conn, err := net.DialTimeout("tcp", addr, cfg.Timeout)
-	if err != nil {
-		return nil, err
-	}
-	return handshake(conn, addr, cfg)
-}
-
-// retryDial calls attempt until it succeeds or limit attempts have failed (limit -1: no
-// limit), backing off between attempts as the SDK's retry.Until does by default.
+// retryDial calls attempt until it succeeds or the limit is passed (v1.2.1 connection.go:150-187,
+// 252-255): attempt n+1 fails with dialErrorLimit n → "after n failed attempts: <err>" (n, though
+// n+1 attempts failed); -1 is no limit; each earlier failure logs "<what> i/<limit|inf> failed:
+// retrying" as an info status; the SDK's retry.Until backs off 100 ms × 1.5ⁿ up to 5 s. A
+// cancelled context ends it with the context's error, but only between attempts: an attempt
+// that hangs is never interrupted.
 func retryDial[T any](ctx context.Context, what string, limit int, attempt func() (T, error)) (T, error) {
-	var zero T
 	ok, value, err := retry.Until(ctx, retry.Acceptor{
 		Accept: func(try int, _ time.Duration) (bool, any, error) {
 			v, err := attempt()
@@ -217,7 +181,7 @@ func retryDial[T any](ctx context.Context, what string, limit int, attempt func(
 			}
 			dials := try + 1
 			if limit > unlimitedDials && dials > limit {
-				return false, nil, fmt.Errorf("after %d failed attempts: %w", try, err)
+				return true, nil, fmt.Errorf("after %d failed attempts: %w", try, err)
 			}
 			shown := "inf"
 			if limit != unlimitedDials {
@@ -227,52 +191,61 @@ func retryDial[T any](ctx context.Context, what string, limit int, attempt func(
 			return false, nil, nil
 		},
 	})
-	if err != nil {
-		return zero, err
+	if ok && err == nil {
+		return value.(T), nil
 	}
-	if !ok {
-		// retry.Until gives up without an error only when ctx is done.
-		return zero, ctx.Err()
+	var zero T
+	if err == nil {
+		err = ctx.Err()
 	}
-	return value.(T), nil
+	return zero, err
 }
 
-// Dial connects to the host, through the bastion when proxy is set, retrying per dialErrorLimit.
+// Dial connects to the host as v1.2.1 connection.go:189-243 does. Without a proxy: ssh.Dial,
+// retried per dialErrorLimit ("Dial"). With a proxy, three retried steps, each with its own
+// count: the bastion ("Dial proxy", the proxy's dialErrorLimit), a TCP connection from the
+// bastion to the host ("Dial from proxy"), then the SSH handshake over that one connection
+// ("Dial"; a retry reuses the connection the failed handshake closed, so it fails again). Every
+// error through a proxy is prefixed "proxy: ". The bastion client is never closed.
 func (c *Connection) Dial(ctx context.Context) (*ssh.Client, error) {
-	if c == nil {
-		return nil, errors.New("connection is required")
-	}
-	cfg, err := c.clientConfig()
+	cfg, err := c.SSHConfig()
 	if err != nil {
 		return nil, err
 	}
-	addr := c.address()
+	endpoint := c.address()
+	tries := c.dialLimit()
 	if c.Proxy == nil {
-		return retryDial(ctx, "Dial", c.dialLimit(), func() (*ssh.Client, error) {
-			return dialDirect(addr, cfg)
+		return retryDial(ctx, "Dial", tries, func() (*ssh.Client, error) {
+			return ssh.Dial("tcp", endpoint, cfg)
 		})
 	}
-	proxyCfg, err := c.Proxy.clientConfig()
+	proxyCfg, err := c.Proxy.SSHConfig()
 	if err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
-	proxyAddr := c.Proxy.address()
 	bastion, err := retryDial(ctx, "Dial proxy", c.Proxy.dialLimit(), func() (*ssh.Client, error) {
-		return dialDirect(proxyAddr, proxyCfg)
+		return ssh.Dial("tcp", c.Proxy.address(), proxyCfg)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
-	client, err := retryDial(ctx, "Dial", c.dialLimit(), func() (*ssh.Client, error) {
-		conn, err := bastion.Dial("tcp", addr)
-		if err != nil {
-			return nil, err
-		}
-		return handshake(conn, addr, cfg)
+	conn, err := retryDial(ctx, "Dial from proxy", tries, func() (net.Conn, error) {
+		return bastion.Dial("tcp", endpoint)
 	})
 	if err != nil {
-		bastion.Close()
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
-	return client, nil
+	type handshake struct {
+		conn  ssh.Conn
+		chans <-chan ssh.NewChannel
+		reqs  <-chan *ssh.Request
+	}
+	h, err := retryDial(ctx, "Dial", tries, func() (handshake, error) {
+		sc, chans, reqs, err := ssh.NewClientConn(conn, endpoint, cfg)
+		return handshake{sc, chans, reqs}, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	return ssh.NewClient(h.conn, h.chans, h.reqs), nil
 }

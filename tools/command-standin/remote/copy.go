@@ -1,4 +1,5 @@
 // Stand-in for pulumi-command v1.2.1, built by sync-release for tests and the local demo.
+// Each function names the v1.2.1 lines (provider/pkg/provider/remote/) it follows.
 
 package remote
 
@@ -8,7 +9,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 
@@ -27,7 +27,8 @@ func (c *CopyToRemote) Annotate(a infer.Annotator) {
 		"Stand-in for pulumi-command v1.2.1, built by sync-release for tests and the local demo.")
 }
 
-// CopyToRemoteInputs are the inputs (and, unchanged, the outputs) of command:remote:CopyToRemote.
+// CopyToRemoteInputs are the inputs (and, unchanged, the outputs) of command:remote:CopyToRemote
+// (v1.2.1 remote/copy.go:36-41).
 type CopyToRemoteInputs struct {
 	Connection *Connection          `pulumi:"connection" provider:"secret"`
 	Triggers   *[]any               `pulumi:"triggers,optional" provider:"replaceOnChanges"`
@@ -38,28 +39,32 @@ type CopyToRemoteInputs struct {
 func (c *CopyToRemoteInputs) Annotate(a infer.Annotator) {
 	a.Describe(&c.Connection, "The parameters with which to connect to the remote host.")
 	a.Describe(&c.Triggers, "Trigger replacements on changes to this input.")
-	a.Describe(&c.Source, "A path-based asset (FileAsset) or archive (FileArchive) to upload; copied as is, directories recursively.")
-	a.Describe(&c.RemotePath, "The destination path on the remote host. Only its last element is created when missing.")
+	a.Describe(&c.Source, "An asset or an archive to upload as the source of the copy. It must be a `FileAsset`, "+
+		"`StringAsset`, or a `FileArchive`. The item will be copied as-is; archives like .tgz will not be unpacked. "+
+		"Directories are copied recursively, overwriting existing files.")
+	a.Describe(&c.RemotePath, "The destination path on the remote host. Any necessary parent directories will be created automatically. "+
+		"When the remote path is an existing directory, the source file or directory will be copied into that directory. "+
+		"When the source is a file and the remote path is an existing file, that file will be overwritten. "+
+		"When the source is a directory and the remote path an existing file, the copy will fail.")
 }
 
-func (c *CopyToRemoteInputs) localPath() string {
+// sourcePath, isTextAsset, hash: v1.2.1 remote/copy.go:57-82.
+func (c *CopyToRemoteInputs) sourcePath() string {
 	if c.Source.Asset != nil {
 		return c.Source.Asset.Path
 	}
-	if c.Source.Archive != nil {
-		return c.Source.Archive.Path
-	}
-	return ""
+	return c.Source.Archive.Path
 }
 
-func (c *CopyToRemoteInputs) sourceHash() string {
+func (c *CopyToRemoteInputs) isTextAsset() bool {
+	return c.Source.Asset != nil && c.Source.Asset.IsText()
+}
+
+func (c *CopyToRemoteInputs) hash() string {
 	if c.Source.Archive != nil {
 		return c.Source.Archive.Hash
 	}
-	if c.Source.Asset != nil {
-		return c.Source.Asset.Hash
-	}
-	return ""
+	return c.Source.Asset.Hash
 }
 
 // CopyToRemoteOutputs mirror the inputs.
@@ -73,7 +78,8 @@ var (
 	_ infer.CustomUpdate[CopyToRemoteInputs, CopyToRemoteOutputs]   = (*CopyToRemote)(nil)
 )
 
-// Check accepts exactly one of asset/archive, and only path-based ones.
+// Check accepts exactly one of asset/archive: a path-based asset or a text asset
+// (StringAsset), or a path-based archive (v1.2.1 remote/copyController.go:72-115).
 func (*CopyToRemote) Check(ctx context.Context, req infer.CheckRequest) (infer.CheckResponse[CopyToRemoteInputs], error) {
 	inputs, failures, err := infer.DefaultCheck[CopyToRemoteInputs](ctx, req.NewInputs)
 	if err != nil {
@@ -83,14 +89,14 @@ func (*CopyToRemote) Check(ctx context.Context, req infer.CheckRequest) (infer.C
 	fail := func(prop, reason string) {
 		failures = append(failures, p.CheckFailure{Property: prop, Reason: reason})
 	}
-	switch {
-	case asset != nil && archive != nil:
+	if asset != nil && archive != nil {
 		fail("asset", "only one of asset or archive can be set")
-	case asset == nil && archive == nil:
+	}
+	if asset == nil && archive == nil {
 		fail("asset", "either asset or archive must be set")
 	}
-	if asset != nil && !asset.IsPath() {
-		fail("asset", "asset must be a path-based file asset")
+	if asset != nil && !asset.IsPath() && !asset.IsText() {
+		fail("asset", "asset must be a path-based file asset or a text asset")
 	}
 	if archive != nil && !archive.IsPath() {
 		fail("archive", "archive must be a path to a file or directory")
@@ -98,7 +104,7 @@ func (*CopyToRemote) Check(ctx context.Context, req infer.CheckRequest) (infer.C
 	return infer.CheckResponse[CopyToRemoteInputs]{Inputs: inputs, Failures: failures}, nil
 }
 
-// Create copies the source; nothing happens during preview.
+// Create copies the source; nothing happens during preview (v1.2.1 remote/copyController.go:118-135).
 func (*CopyToRemote) Create(ctx context.Context, req infer.CreateRequest[CopyToRemoteInputs]) (infer.CreateResponse[CopyToRemoteOutputs], error) {
 	out := CopyToRemoteOutputs{req.Inputs}
 	if req.DryRun {
@@ -111,7 +117,8 @@ func (*CopyToRemote) Create(ctx context.Context, req infer.CreateRequest[CopyToR
 	return infer.CreateResponse[CopyToRemoteOutputs]{ID: id, Output: out}, err
 }
 
-// Update copies again only when the source's hash or the remote path changed.
+// Update copies again only when the source's hash or the remote path changed; a change of
+// the connection alone dials nothing (v1.2.1 remote/copyController.go:137-154).
 func (*CopyToRemote) Update(ctx context.Context, req infer.UpdateRequest[CopyToRemoteInputs, CopyToRemoteOutputs]) (infer.UpdateResponse[CopyToRemoteOutputs], error) {
 	out := CopyToRemoteOutputs{req.Inputs}
 	if req.DryRun {
@@ -123,15 +130,19 @@ func (*CopyToRemote) Update(ctx context.Context, req infer.UpdateRequest[CopyToR
 	return infer.UpdateResponse[CopyToRemoteOutputs]{Output: out}, copyToRemote(ctx, req.Inputs)
 }
 
-// NeedsCopy reports whether an update has to copy again.
+// NeedsCopy reports whether an update has to copy again (v1.2.1 remote/copyController.go:148).
 func NeedsCopy(olds, news CopyToRemoteInputs) bool {
-	return olds.sourceHash() != news.sourceHash() || olds.RemotePath != news.RemotePath
+	return news.hash() != olds.hash() || news.RemotePath != olds.RemotePath
 }
 
+// copyToRemote dials, opens SFTP (concurrent writes) and copies; the SSH client is closed
+// afterwards, unlike a command's (v1.2.1 remote/copyController.go:157-191).
 func copyToRemote(ctx context.Context, in CopyToRemoteInputs) error {
-	src := in.localPath()
-	if in.Connection != nil {
-		p.GetLogger(ctx).Debugf("Creating file: %s:%s from local file %s", in.Connection.host(), in.RemotePath, src)
+	text := in.isTextAsset()
+	if text {
+		p.GetLogger(ctx).Debugf("Creating file: %s:%s from text asset", *in.Connection.Host, in.RemotePath)
+	} else {
+		p.GetLogger(ctx).Debugf("Creating file: %s:%s from local file %s", *in.Connection.Host, in.RemotePath, in.sourcePath())
 	}
 	client, err := in.Connection.Dial(ctx)
 	if err != nil {
@@ -143,48 +154,61 @@ func copyToRemote(ctx context.Context, in CopyToRemoteInputs) error {
 		return err
 	}
 	defer sc.Close()
-	return CopyPath(sc, src, in.RemotePath)
+	if text {
+		return CopyText(sc, in.Source.Asset.Text, in.RemotePath)
+	}
+	return CopyPath(sc, in.sourcePath(), in.RemotePath)
 }
 
-// statRemote returns nil, nil when path does not exist.
-func statRemote(sc *sftp.Client, p string) (fs.FileInfo, error) {
-	info, err := sc.Stat(p)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("failed to stat remote path %s: %w", p, err)
+// statRemote returns nil, nil when path does not exist (v1.2.1 remote/copyController.go:194-201).
+func statRemote(sc *sftp.Client, path string) (fs.FileInfo, error) {
+	info, err := sc.Stat(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("failed to stat remote path %s: %w", path, err)
 	}
 	return info, nil
 }
 
-func mkdirIfMissing(sc *sftp.Client, dir string) error {
-	info, err := statRemote(sc, dir)
+// CopyText writes a text asset's content to dest, a file path: an existing directory there
+// is an error; missing parent directories are created (v1.2.1 remote/copyController.go:34-62).
+func CopyText(sc *sftp.Client, content, dest string) error {
+	info, err := statRemote(sc, dest)
 	if err != nil {
 		return err
 	}
-	if info == nil {
-		if err := sc.Mkdir(dir); err != nil {
-			return fmt.Errorf("failed to create remote directory %s: %w", dir, err)
-		}
-		return nil
+	if info != nil && info.IsDir() {
+		return fmt.Errorf("remote path %s is a directory; when using a text asset, remotePath must be a file path", dest)
 	}
-	if !info.IsDir() {
-		return fmt.Errorf("remote path %s exists but is not a directory", dir)
+	if err := sc.MkdirAll(filepath.Dir(dest)); err != nil {
+		return fmt.Errorf("failed to create parent directories for %s: %w", dest, err)
+	}
+	f, err := sc.Create(dest)
+	if err != nil {
+		return fmt.Errorf("failed to create remote file %s: %w", dest, err)
+	}
+	defer f.Close()
+	if _, err := f.Write([]byte(content)); err != nil {
+		return fmt.Errorf("failed to write text content to remote path %s: %w", dest, err)
 	}
 	return nil
 }
 
-// CopyPath copies a local file or directory to dest over SFTP:
+// CopyPath copies a local file or directory to dest over SFTP, as v1.2.1
+// remote/copyController.go:203-269 does:
 //
-//	source | dest is a dir     | dest missing     | dest is a file
-//	dir    | dest/dir          | dest/dir         | error
-//	dir/   | dest/<contents>   | dest/<contents>  | error
-//	file   | dest/file         | dest             | dest, overwritten
+//	source | dest is a dir     | dest missing                     | dest is a file
+//	dir    | dest/dir          | dest (with parents), dest/dir    | error
+//	dir/   | dest/<contents>   | dest (with parents), contents    | error
+//	file   | dest/file         | parents created, dest            | dest, overwritten
 //
-// Only the last element of dest is created; missing parents are an error.
+// Missing parent directories are created (sftp MkdirAll: as the SSH user, default modes).
 func CopyPath(sc *sftp.Client, src, dest string) error {
-	info, err := os.Stat(src)
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := f.Stat()
 	if err != nil {
 		return err
 	}
@@ -194,31 +218,38 @@ func CopyPath(sc *sftp.Client, src, dest string) error {
 	}
 	if !info.IsDir() {
 		if destInfo != nil && destInfo.IsDir() {
-			dest = path.Join(dest, filepath.Base(src))
+			dest = filepath.Join(dest, filepath.Base(src))
+		} else if destInfo == nil {
+			if err := sc.MkdirAll(filepath.Dir(dest)); err != nil {
+				return fmt.Errorf("failed to create parent directories for %s: %w", dest, err)
+			}
 		}
 		return uploadFile(sc, src, dest)
 	}
 	if destInfo == nil {
-		if err := sc.Mkdir(dest); err != nil {
+		if err := sc.MkdirAll(dest); err != nil {
 			return fmt.Errorf("failed to create remote directory %s: %w", dest, err)
 		}
 	}
 	if !strings.HasSuffix(src, "/") {
-		// Created (if missing) by the walk's first step, ".".
-		dest = path.Join(dest, filepath.Base(src))
-	}
-	return fs.WalkDir(os.DirFS(src), ".", func(rel string, d fs.DirEntry, err error) error {
+		dest = filepath.Join(dest, filepath.Base(src))
+		sub, err := statRemote(sc, dest)
 		if err != nil {
 			return err
 		}
-		target := path.Join(dest, filepath.ToSlash(rel))
-		if d.IsDir() {
-			return mkdirIfMissing(sc, target)
+		if sub != nil && !sub.IsDir() {
+			return fmt.Errorf("remote path %s exists but is not a directory", dest)
 		}
-		return uploadFile(sc, filepath.Join(src, rel), target)
-	})
+		if sub == nil {
+			if err := sc.Mkdir(dest); err != nil {
+				return fmt.Errorf("failed to create remote directory %s: %w", dest, err)
+			}
+		}
+	}
+	return copyDir(sc, src, dest)
 }
 
+// uploadFile: v1.2.1 remote/copyController.go:271-289.
 func uploadFile(sc *sftp.Client, src, dst string) error {
 	local, err := os.Open(src)
 	if err != nil {
@@ -234,4 +265,30 @@ func uploadFile(sc *sftp.Client, src, dst string) error {
 		return fmt.Errorf("failed to copy file %s to remote path %s: %w", src, dst, err)
 	}
 	return nil
+}
+
+// copyDir walks src and copies it into dst, one file at a time; a directory that exists as a
+// file is an error (v1.2.1 remote/copyController.go:293-320).
+func copyDir(sc *sftp.Client, src, dst string) error {
+	return fs.WalkDir(os.DirFS(src), ".", func(rel string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if !d.IsDir() {
+			return uploadFile(sc, filepath.Join(src, rel), target)
+		}
+		info, err := statRemote(sc, target)
+		if err != nil {
+			return err
+		}
+		if info == nil {
+			if err := sc.Mkdir(target); err != nil {
+				return fmt.Errorf("failed to create remote directory %s: %w", target, err)
+			}
+		} else if !info.IsDir() {
+			return fmt.Errorf("remote path %s exists but is not a directory", target)
+		}
+		return nil
+	})
 }

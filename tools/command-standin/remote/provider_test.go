@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/archive"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/asset"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	rpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
@@ -108,20 +109,6 @@ func replacedByEngine(d *rpc.DiffResponse) bool {
 		}
 	}
 	return false
-}
-
-func TestSchemaTokensAndProperties(t *testing.T) {
-	resp, err := newRPC(t).GetSchema(context.Background(), &rpc.GetSchemaRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{`"command:remote:Command"`, `"command:remote:CopyToRemote"`, `"command:remote:Connection"`,
-		`"command:remote:ProxyConnection"`, `"command:remote:Logging"`, `"addPreviousOutputInEnv"`, `"perDialTimeout"`,
-		`"dialErrorLimit"`, `"hostKey"`, `"remotePath"`, `"stdoutAndStderr"`, "Stand-in for pulumi-command v1.2.1"} {
-		if !strings.Contains(resp.Schema, want) {
-			t.Errorf("schema lacks %s", want)
-		}
-	}
 }
 
 func TestCommandDiffTriggersReplaceOtherInputsUpdate(t *testing.T) {
@@ -272,19 +259,75 @@ func TestCopyToRemoteTriggersReplace(t *testing.T) {
 	}
 }
 
-func TestCopyToRemoteCheckRejectsNonPathSources(t *testing.T) {
+// Check (v1.2.1 remote/copyController.go:72-115): a path-based asset, a text asset or a
+// path-based archive; a remote (URI) asset or an archive of assets fails with v1.2.1's reasons.
+func TestCopyToRemoteCheckSources(t *testing.T) {
 	srv := newRPC(t)
+	s := &testSSHServer{Port: 22}
+	checkSource := func(source resource.PropertyValue) []*rpc.CheckFailure {
+		t.Helper()
+		resp, err := srv.Check(context.Background(), &rpc.CheckRequest{Urn: copyURN, Olds: toRPC(t, resource.PropertyMap{}), News: toRPC(t, resource.PropertyMap{
+			"connection": s.connProps(), "source": source, "remotePath": resource.NewStringProperty("/tmp/x")})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Failures
+	}
 	text, err := asset.FromText("hello")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &testSSHServer{Port: 22}
-	resp, err := srv.Check(context.Background(), &rpc.CheckRequest{Urn: copyURN, Olds: toRPC(t, resource.PropertyMap{}), News: toRPC(t, resource.PropertyMap{
-		"connection": s.connProps(), "source": resource.NewAssetProperty(text), "remotePath": resource.NewStringProperty("/tmp/x")})})
+	file := filepath.Join(t.TempDir(), "f")
+	writeFile(t, file, "x")
+	path, err := asset.FromPath(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(resp.Failures) == 0 {
-		t.Fatal("a text asset must fail Check (path-based sources only)")
+	dir, err := archive.FromPath(filepath.Dir(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, source := range map[string]resource.PropertyValue{
+		"text asset": resource.NewAssetProperty(text), "file asset": resource.NewAssetProperty(path),
+		"file archive": resource.NewArchiveProperty(dir),
+	} {
+		if f := checkSource(source); len(f) != 0 {
+			t.Errorf("%s must pass Check: %v", name, f)
+		}
+	}
+	uri, err := asset.FromURI("file://" + file) // a URI asset, though it names a local file
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := checkSource(resource.NewAssetProperty(uri)); len(f) != 1 || f[0].Property != "asset" ||
+		f[0].Reason != "asset must be a path-based file asset or a text asset" {
+		t.Errorf("URI asset: %v", f)
+	}
+	assets, err := archive.FromAssets(map[string]any{"a": text})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := checkSource(resource.NewArchiveProperty(assets)); len(f) != 1 || f[0].Property != "archive" ||
+		f[0].Reason != "archive must be a path to a file or directory" {
+		t.Errorf("archive of assets: %v", f)
+	}
+}
+
+// A text asset through the engine's surface: Create writes its text to remotePath.
+func TestCopyToRemoteTextAssetCreate(t *testing.T) {
+	s := startSSHServer(t)
+	srv := newRPC(t)
+	text, err := asset.FromText("from a StringAsset\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(t.TempDir(), "new", "note")
+	in := check(t, srv, copyURN, resource.PropertyMap{"connection": s.connProps(),
+		"source": resource.NewAssetProperty(text), "remotePath": resource.NewStringProperty(dest)})
+	if _, err := srv.Create(context.Background(), &rpc.CreateRequest{Urn: copyURN, Properties: toRPC(t, in)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, dest); got != "from a StringAsset\n" {
+		t.Fatalf("%q", got)
 	}
 }

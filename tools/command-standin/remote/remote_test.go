@@ -3,18 +3,21 @@ package remote
 import (
 	"context"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/pulumi/pulumi-go-provider/infer"
+
+	"sync-release/tools/command-standin/common"
 )
 
 func ptr[T any](v T) *T { return &v }
+
+// ri: the triggers and commands every Command has (embedded, so a literal names them).
+type ri = common.ResourceInputs
 
 func (s *testSSHServer) conn() *Connection {
 	c := &Connection{}
@@ -71,7 +74,7 @@ func create(t *testing.T, in CommandInputs) (CommandOutputs, error) {
 func TestNonZeroExitErrorText(t *testing.T) {
 	s := startSSHServer(t)
 	cmd := `echo partial; exit 3`
-	_, err := create(t, CommandInputs{Connection: s.conn(), Create: &cmd})
+	_, err := create(t, CommandInputs{Connection: s.conn(), ResourceInputs: ri{Create: &cmd}})
 	want := "Process exited with status 3: running \"echo partial; exit 3\":\npartial\n"
 	if err == nil || err.Error() != want {
 		t.Fatalf("error = %q, want %q", err, want)
@@ -81,7 +84,7 @@ func TestNonZeroExitErrorText(t *testing.T) {
 func TestCreateCapturesTrimmedStdoutStderr(t *testing.T) {
 	s := startSSHServer(t)
 	cmd := `printf 'a\nb\n'; echo oops >&2`
-	out, err := create(t, CommandInputs{Connection: s.conn(), Create: &cmd})
+	out, err := create(t, CommandInputs{Connection: s.conn(), ResourceInputs: ri{Create: &cmd}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +95,7 @@ func TestCreateCapturesTrimmedStdoutStderr(t *testing.T) {
 
 func TestStdin(t *testing.T) {
 	s := startSSHServer(t)
-	out, err := create(t, CommandInputs{Connection: s.conn(), Create: ptr("cat"), Stdin: ptr("from stdin\n")})
+	out, err := create(t, CommandInputs{Connection: s.conn(), ResourceInputs: ri{Create: ptr("cat")}, Stdin: ptr("from stdin\n")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +123,7 @@ func TestLoggingModes(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			logs := captureLogs(t)
 			out, err := create(t, CommandInputs{Connection: s.conn(), Logging: tc.mode,
-				Create: ptr(`echo OUT-LINE; echo ERR-LINE >&2`)})
+				ResourceInputs: ri{Create: ptr(`echo OUT-LINE; echo ERR-LINE >&2`)}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -137,9 +140,9 @@ func TestLoggingModes(t *testing.T) {
 func TestEnvironmentAndPreviousOutput(t *testing.T) {
 	s := startSSHServer(t)
 	cmd := `echo "$FOO/$PULUMI_COMMAND_STDOUT/$PULUMI_COMMAND_STDERR"`
-	olds := CommandOutputs{Stdout: "prev-out", Stderr: "prev-err"}
+	olds := CommandOutputs{BaseOutputs: BaseOutputs{Stdout: "prev-out", Stderr: "prev-err"}}
 	resp, err := (&Command{}).Update(context.Background(), infer.UpdateRequest[CommandInputs, CommandOutputs]{
-		State: olds, Inputs: CommandInputs{Connection: s.conn(), Create: &cmd, Environment: map[string]string{"FOO": "bar"}},
+		State: olds, Inputs: CommandInputs{Connection: s.conn(), ResourceInputs: ri{Create: &cmd}, Environment: map[string]string{"FOO": "bar"}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +151,7 @@ func TestEnvironmentAndPreviousOutput(t *testing.T) {
 		t.Fatalf("stdout = %q", resp.Output.Stdout)
 	}
 	resp, err = (&Command{}).Update(context.Background(), infer.UpdateRequest[CommandInputs, CommandOutputs]{
-		State: olds, Inputs: CommandInputs{Connection: s.conn(), Create: &cmd, AddPreviousOutputInEnv: ptr(false)},
+		State: olds, Inputs: CommandInputs{Connection: s.conn(), ResourceInputs: ri{Create: &cmd}, AddPreviousOutputInEnv: ptr(false)},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +164,7 @@ func TestEnvironmentAndPreviousOutput(t *testing.T) {
 func TestEnvironmentRejectedIsAnError(t *testing.T) {
 	s := startSSHServer(t)
 	s.RejectEnvKeys = map[string]bool{"FOO": true}
-	_, err := create(t, CommandInputs{Connection: s.conn(), Create: ptr("true"), Environment: map[string]string{"FOO": "x"}})
+	_, err := create(t, CommandInputs{Connection: s.conn(), ResourceInputs: ri{Create: ptr("true")}, Environment: map[string]string{"FOO": "x"}})
 	if err == nil || !strings.Contains(err.Error(), `could not set environment variable "FOO"`) {
 		t.Fatalf("err = %v", err)
 	}
@@ -176,10 +179,10 @@ func TestUpdateRunsUpdateElseCreate(t *testing.T) {
 		}
 		return resp.Output.Stdout
 	}
-	if got := run(CommandInputs{Connection: s.conn(), Create: ptr("echo c"), Update: ptr("echo u")}); got != "u" {
+	if got := run(CommandInputs{Connection: s.conn(), ResourceInputs: ri{Create: ptr("echo c"), Update: ptr("echo u")}}); got != "u" {
 		t.Fatalf("update set: %q", got)
 	}
-	if got := run(CommandInputs{Connection: s.conn(), Create: ptr("echo c")}); got != "c" {
+	if got := run(CommandInputs{Connection: s.conn(), ResourceInputs: ri{Create: ptr("echo c")}}); got != "c" {
 		t.Fatalf("update unset: %q", got)
 	}
 }
@@ -187,19 +190,19 @@ func TestUpdateRunsUpdateElseCreate(t *testing.T) {
 func TestPreviewAndDeleteWithoutCommandDialNothing(t *testing.T) {
 	s := startSSHServer(t)
 	resp, err := (&Command{}).Create(context.Background(), infer.CreateRequest[CommandInputs]{
-		Name: "c", Inputs: CommandInputs{Connection: s.conn(), Create: ptr("echo hi")}, DryRun: true})
+		Name: "c", Inputs: CommandInputs{Connection: s.conn(), ResourceInputs: ri{Create: ptr("echo hi")}}, DryRun: true})
 	if err != nil || resp.Output.Stdout != "" {
 		t.Fatal(err, resp.Output.Stdout)
 	}
 	if _, err := (&Command{}).Delete(context.Background(), infer.DeleteRequest[CommandOutputs]{
-		State: CommandOutputs{CommandInputs: CommandInputs{Connection: s.conn(), Create: ptr("echo hi")}}}); err != nil {
+		State: CommandOutputs{CommandInputs: CommandInputs{Connection: s.conn(), ResourceInputs: ri{Create: ptr("echo hi")}}}}); err != nil {
 		t.Fatal(err)
 	}
 	if n := s.Conns.Load(); n != 0 {
 		t.Fatalf("%d connections, want 0", n)
 	}
 	if _, err := (&Command{}).Delete(context.Background(), infer.DeleteRequest[CommandOutputs]{
-		State: CommandOutputs{CommandInputs: CommandInputs{Connection: s.conn(), Delete: ptr("true")}}}); err != nil {
+		State: CommandOutputs{CommandInputs: CommandInputs{Connection: s.conn(), ResourceInputs: ri{Delete: ptr("true")}}}}); err != nil {
 		t.Fatal(err)
 	}
 	if n := s.Conns.Load(); n != 1 {
@@ -207,73 +210,11 @@ func TestPreviewAndDeleteWithoutCommandDialNothing(t *testing.T) {
 	}
 }
 
-func TestDialRetriesRefusedConnection(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	logs := captureLogs(t)
-	c := &Connection{}
-	c.Host, c.Port, c.DialErrorLimit, c.PerDialTimeout = ptr("127.0.0.1"), ptr(float64(port)), ptr(3), ptr(1)
-	start := time.Now()
-	_, err = c.Dial(context.Background())
-	if err == nil || !strings.HasPrefix(err.Error(), "after 3 failed attempts: ") {
-		t.Fatalf("err = %v", err)
-	}
-	if !logs.has("Dial 1/3 failed: retrying") || !logs.has("Dial 3/3 failed: retrying") || logs.has("Dial 4/3 failed: retrying") {
-		t.Fatalf("retry log lines: %v", logs.msgs)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Fatalf("took %v", d)
-	}
-}
-
-func TestDialHandshakeNeverAnsweredIsBounded(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	var held []net.Conn
-	var mu sync.Mutex
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			held = append(held, c) // accept, then never say anything
-			mu.Unlock()
-		}
-	}()
-	c := &Connection{}
-	c.Host, c.Port = ptr("127.0.0.1"), ptr(float64(l.Addr().(*net.TCPAddr).Port))
-	c.DialErrorLimit, c.PerDialTimeout = ptr(1), ptr(1)
-	start := time.Now()
-	_, err = c.Dial(context.Background())
-	d := time.Since(start)
-	if err == nil || !strings.HasPrefix(err.Error(), "after 1 failed attempts: ") {
-		t.Fatalf("err = %v", err)
-	}
-	// two dials (limit 1 allows one retry) of 1s each plus the 100ms backoff
-	if d < 2*time.Second || d > 6*time.Second {
-		t.Fatalf("took %v, want about 2s", d)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(held) != 2 {
-		t.Fatalf("%d dials, want 2", len(held))
-	}
-}
-
 func TestHostKeyPinned(t *testing.T) {
 	s := startSSHServer(t)
 	c := s.conn()
 	c.HostKey = ptr(strings.TrimSpace(s.HostKey))
-	if _, err := create(t, CommandInputs{Connection: c, Create: ptr("true")}); err != nil {
+	if _, err := create(t, CommandInputs{Connection: c, ResourceInputs: ri{Create: ptr("true")}}); err != nil {
 		t.Fatalf("right key: %v", err)
 	}
 	if s.AuthAttempts.Load() == 0 {
@@ -283,7 +224,7 @@ func TestHostKeyPinned(t *testing.T) {
 	other, _ := newKeyPair(t)
 	c.HostKey = ptr(strings.TrimSpace(string(marshalAuthorized(other))))
 	c.DialErrorLimit = ptr(0)
-	_, err := create(t, CommandInputs{Connection: c, Create: ptr("true")})
+	_, err := create(t, CommandInputs{Connection: c, ResourceInputs: ri{Create: ptr("true")}})
 	if err == nil || !strings.Contains(err.Error(), "host key mismatch") {
 		t.Fatalf("wrong key: err = %v", err)
 	}
@@ -294,7 +235,7 @@ func TestHostKeyPinned(t *testing.T) {
 
 func TestHostKeyUnsetAcceptsAnyKey(t *testing.T) {
 	s := startSSHServer(t)
-	if _, err := create(t, CommandInputs{Connection: s.conn(), Create: ptr("true")}); err != nil {
+	if _, err := create(t, CommandInputs{Connection: s.conn(), ResourceInputs: ri{Create: ptr("true")}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -392,19 +333,53 @@ func TestCopyDirectoryTrailingSlashCopiesContents(t *testing.T) {
 	}
 }
 
-// The released provider creates only the last element of remotePath (sftp Mkdir, not
-// MkdirAll): missing parents are an error there, and here.
-func TestCopyMissingParentsIsAnError(t *testing.T) {
+// v1.2.1 creates missing parent directories (remote/copyController.go:231-236, 260-265):
+// a directory source makes dest with its parents, a file source gets its parents made.
+func TestCopyCreatesMissingParents(t *testing.T) {
 	s := startSSHServer(t)
 	local := t.TempDir()
 	writeFile(t, filepath.Join(local, "d", "a.txt"), "a")
 	writeFile(t, filepath.Join(local, "f.txt"), "f")
-	remote := filepath.Join(t.TempDir(), "missing", "dest")
-	if err := CopyPath(s.sftpClient(t), filepath.Join(local, "d"), remote); err == nil {
-		t.Fatal("directory into missing parents: want an error")
+	remote := t.TempDir()
+	if err := CopyPath(s.sftpClient(t), filepath.Join(local, "d"), filepath.Join(remote, "p1", "q", "dest")); err != nil {
+		t.Fatalf("directory into missing parents: %v", err)
 	}
-	if err := CopyPath(s.sftpClient(t), filepath.Join(local, "f.txt"), remote); err == nil {
-		t.Fatal("file into missing parents: want an error")
+	if got := readFile(t, filepath.Join(remote, "p1", "q", "dest", "d", "a.txt")); got != "a" {
+		t.Fatal(got)
+	}
+	if err := CopyPath(s.sftpClient(t), filepath.Join(local, "d")+"/", filepath.Join(remote, "p2", "dest")); err != nil {
+		t.Fatalf("directory contents into missing parents: %v", err)
+	}
+	if got := readFile(t, filepath.Join(remote, "p2", "dest", "a.txt")); got != "a" {
+		t.Fatal(got)
+	}
+	if err := CopyPath(s.sftpClient(t), filepath.Join(local, "f.txt"), filepath.Join(remote, "p3", "q", "f.copy")); err != nil {
+		t.Fatalf("file into missing parents: %v", err)
+	}
+	if got := readFile(t, filepath.Join(remote, "p3", "q", "f.copy")); got != "f" {
+		t.Fatal(got)
+	}
+}
+
+// A text asset (StringAsset) is written to remotePath, parents created; onto an existing
+// directory it is an error (v1.2.1 remote/copyController.go:34-62).
+func TestCopyText(t *testing.T) {
+	s := startSSHServer(t)
+	remote := t.TempDir()
+	dest := filepath.Join(remote, "a", "b", "note.txt")
+	if err := CopyText(s.sftpClient(t), "hello\n", dest); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, dest); got != "hello\n" {
+		t.Fatalf("%q", got)
+	}
+	if err := CopyText(s.sftpClient(t), "again", dest); err != nil || readFile(t, dest) != "again" {
+		t.Fatalf("overwrite: %v", err)
+	}
+	err := CopyText(s.sftpClient(t), "x", remote)
+	want := "remote path " + remote + " is a directory; when using a text asset, remotePath must be a file path"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v", err)
 	}
 }
 
@@ -413,10 +388,17 @@ func TestCopyDirectoryOntoFileIsAnError(t *testing.T) {
 	local, remote := t.TempDir(), t.TempDir()
 	writeFile(t, filepath.Join(local, "d", "a.txt"), "a")
 	writeFile(t, filepath.Join(remote, "file"), "")
-	if err := CopyPath(s.sftpClient(t), filepath.Join(local, "d"), filepath.Join(remote, "file")); err == nil {
-		t.Fatal("directory onto an existing file: want an error")
+	// d onto a file: v1.2.1 stats dest/d inside the file. This test's SFTP server (pkg/sftp)
+	// answers ENOTDIR with SSH_FX_FAILURE, hence "failed to stat"; OpenSSH's sftp-server answers
+	// SSH_FX_NO_SUCH_FILE, and then the Mkdir of dest/d fails: "failed to create remote
+	// directory <dest>/d: …".
+	err := CopyPath(s.sftpClient(t), filepath.Join(local, "d"), filepath.Join(remote, "file"))
+	if err == nil || !strings.HasPrefix(err.Error(), "failed to stat remote path "+filepath.Join(remote, "file", "d")+": ") {
+		t.Fatalf("directory onto an existing file: err = %v", err)
 	}
-	if err := CopyPath(s.sftpClient(t), filepath.Join(local, "d")+"/", filepath.Join(remote, "file")); err == nil {
-		t.Fatal("directory contents onto an existing file: want an error")
+	// d/ onto a file: the walk finds the file where its first directory should be.
+	err = CopyPath(s.sftpClient(t), filepath.Join(local, "d")+"/", filepath.Join(remote, "file"))
+	if err == nil || err.Error() != "remote path "+filepath.Join(remote, "file")+" exists but is not a directory" {
+		t.Fatalf("directory contents onto an existing file: err = %v", err)
 	}
 }

@@ -1,14 +1,19 @@
 package remote
 
 // An in-process SSH + SFTP server on 127.0.0.1 for the tests: public-key auth with one
-// client key, "env" and "exec" (run with sh -c) and the "sftp" subsystem.
+// client key, "env" and "exec" (run with sh -c), the "sftp" subsystem and "direct-tcpip"
+// channels (so it can be a bastion), with one host key of each type asked for.
 
 import (
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/binary"
 	"encoding/pem"
 	"errors"
+	"io"
 	"net"
 	"os/exec"
 	"strconv"
@@ -22,11 +27,16 @@ import (
 )
 
 type testSSHServer struct {
-	Port          int
-	HostKey       string // authorized_keys form, as connection.hostKey takes it
+	Port int
+	// HostKey is the first host key, HostKeys all of them by type ("ssh-ed25519", …), in
+	// authorized_keys form, as connection.hostKey takes them.
+	HostKey       string
+	HostKeys      map[string]string
 	ClientKeyPEM  string
 	AuthAttempts  atomic.Int32
-	Conns         atomic.Int32
+	Conns         atomic.Int32 // TCP connections accepted
+	Open          atomic.Int32 // SSH connections not yet closed by the client
+	Tunnels       atomic.Int32 // direct-tcpip channels opened
 	mu            sync.Mutex
 	LastEnv       map[string]string
 	RejectEnvKeys map[string]bool
@@ -50,14 +60,42 @@ func newKeyPair(t *testing.T) (ssh.Signer, string) {
 	return signer, string(pem.EncodeToMemory(block))
 }
 
+// newHostSigner makes a host key of one type: "ed25519", "ecdsa" (P-256) or "rsa" (3072 bits).
+func newHostSigner(t *testing.T, kind string) ssh.Signer {
+	t.Helper()
+	var key any
+	var err error
+	switch kind {
+	case "ed25519":
+		_, key, err = ed25519.GenerateKey(rand.Reader)
+	case "ecdsa":
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case "rsa":
+		key, err = rsa.GenerateKey(rand.Reader, 3072)
+	default:
+		t.Fatalf("unknown host key type %q", kind)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.NewSignerFromKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer
+}
+
+// startSSHServer starts a server with one ed25519 host key.
 func startSSHServer(t *testing.T) *testSSHServer {
 	t.Helper()
-	hostSigner, _ := newKeyPair(t)
+	return startSSHServerWithHostKeys(t, "ed25519")
+}
+
+// startSSHServerWithHostKeys starts a server with one host key of each type given, in that order.
+func startSSHServerWithHostKeys(t *testing.T, kinds ...string) *testSSHServer {
+	t.Helper()
 	clientSigner, clientPEM := newKeyPair(t)
-	s := &testSSHServer{
-		HostKey:      string(ssh.MarshalAuthorizedKey(hostSigner.PublicKey())),
-		ClientKeyPEM: clientPEM,
-	}
+	s := &testSSHServer{ClientKeyPEM: clientPEM, HostKeys: map[string]string{}}
 	cfg := &ssh.ServerConfig{
 		PublicKeyCallback: func(_ ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
 			s.AuthAttempts.Add(1)
@@ -67,7 +105,15 @@ func startSSHServer(t *testing.T) *testSSHServer {
 			return nil, errors.New("unknown key")
 		},
 	}
-	cfg.AddHostKey(hostSigner)
+	for _, kind := range kinds {
+		signer := newHostSigner(t, kind)
+		cfg.AddHostKey(signer)
+		line := string(ssh.MarshalAuthorizedKey(signer.PublicKey()))
+		s.HostKeys[signer.PublicKey().Type()] = line
+		if s.HostKey == "" {
+			s.HostKey = line
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -94,11 +140,17 @@ func (s *testSSHServer) serveConn(c net.Conn, cfg *ssh.ServerConfig) {
 		c.Close()
 		return
 	}
+	s.Open.Add(1)
+	defer s.Open.Add(-1)
 	defer sc.Close()
 	go ssh.DiscardRequests(reqs)
 	for nc := range chans {
+		if nc.ChannelType() == "direct-tcpip" {
+			go s.serveTunnel(nc)
+			continue
+		}
 		if nc.ChannelType() != "session" {
-			_ = nc.Reject(ssh.UnknownChannelType, "only sessions")
+			_ = nc.Reject(ssh.UnknownChannelType, "only sessions and direct-tcpip")
 			continue
 		}
 		ch, creqs, err := nc.Accept()
@@ -107,6 +159,38 @@ func (s *testSSHServer) serveConn(c net.Conn, cfg *ssh.ServerConfig) {
 		}
 		go s.serveSession(ch, creqs)
 	}
+}
+
+// serveTunnel connects a direct-tcpip channel (RFC 4254 7.2) to its target, as a bastion does.
+func (s *testSSHServer) serveTunnel(nc ssh.NewChannel) {
+	var target struct {
+		Host       string
+		Port       uint32
+		OriginHost string
+		OriginPort uint32
+	}
+	if err := ssh.Unmarshal(nc.ExtraData(), &target); err != nil {
+		_ = nc.Reject(ssh.ConnectionFailed, "bad direct-tcpip request")
+		return
+	}
+	conn, err := net.Dial("tcp", net.JoinHostPort(target.Host, strconv.Itoa(int(target.Port))))
+	if err != nil {
+		_ = nc.Reject(ssh.ConnectionFailed, err.Error())
+		return
+	}
+	ch, reqs, err := nc.Accept()
+	if err != nil {
+		conn.Close()
+		return
+	}
+	s.Tunnels.Add(1)
+	go ssh.DiscardRequests(reqs)
+	go func() {
+		_, _ = io.Copy(conn, ch)
+		conn.Close()
+	}()
+	_, _ = io.Copy(ch, conn)
+	ch.Close()
 }
 
 func sshString(b []byte) (string, []byte) {

@@ -1,0 +1,330 @@
+package local
+
+// command:local:Command as v1.2.1 provider/pkg/provider/local/ runs it.
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi-go-provider/infer"
+
+	"sync-release/tools/command-standin/common"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+type ri = common.ResourceInputs
+
+// logCapture records every slog message the provider emits (the go-provider logger falls
+// back to slog when no engine is attached).
+type logCapture struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *logCapture) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logCapture) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.msgs = append(l.msgs, r.Message)
+	return nil
+}
+func (l *logCapture) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logCapture) WithGroup(string) slog.Handler      { return l }
+func (l *logCapture) has(msg string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, m := range l.msgs {
+		if m == msg {
+			return true
+		}
+	}
+	return false
+}
+
+func captureLogs(t *testing.T) *logCapture {
+	c := &logCapture{}
+	old := slog.Default()
+	slog.SetDefault(slog.New(c))
+	t.Cleanup(func() { slog.SetDefault(old) })
+	return c
+}
+
+func create(t *testing.T, in CommandInputs) (CommandOutputs, error) {
+	t.Helper()
+	resp, err := (&Command{}).Create(context.Background(), infer.CreateRequest[CommandInputs]{Name: "cmd", Inputs: in})
+	return resp.Output, err
+}
+
+func withCreate(cmd string) CommandInputs {
+	return CommandInputs{ResourceInputs: ri{Create: &cmd}}
+}
+
+func TestCreateRunsWithShAndTrimsOneNewline(t *testing.T) {
+	out, err := create(t, withCreate(`printf 'a\nb\n\n'; echo oops >&2; readlink /proc/$$/exe`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(out.Stdout, "\n")
+	if strings.Join(lines[:3], "|") != "a|b|" || out.Stderr != "oops" {
+		t.Fatalf("stdout=%q stderr=%q", out.Stdout, out.Stderr)
+	}
+	if sh, _ := filepath.EvalSymlinks("/bin/sh"); lines[3] != sh {
+		t.Fatalf("ran under %q, want /bin/sh (%s)", lines[3], sh)
+	}
+	if id := out.Stdout; id == "" {
+		t.Fatal("no output")
+	}
+}
+
+func TestNonZeroExitErrorText(t *testing.T) {
+	_, err := create(t, withCreate(`echo partial; sleep 0.2; echo err >&2; exit 3`))
+	want := "exit status 3: running \"echo partial; sleep 0.2; echo err >&2; exit 3\":\npartial\nerr\n"
+	if err == nil || err.Error() != want {
+		t.Fatalf("error = %q, want %q", err, want)
+	}
+}
+
+func TestUnstartableInterpreterIsAnError(t *testing.T) {
+	in := withCreate("true")
+	in.Interpreter = &[]string{"/nonexistent/sh", "-c"}
+	_, err := create(t, in)
+	want := "fork/exec /nonexistent/sh: no such file or directory: running \"true\":\n"
+	if err == nil || err.Error() != want {
+		t.Fatalf("error = %q, want %q", err, want)
+	}
+}
+
+func TestPreviewAndUnsetCreateRunNothing(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "ran")
+	resp, err := (&Command{}).Create(context.Background(), infer.CreateRequest[CommandInputs]{
+		Name: "c", Inputs: withCreate("touch " + marker), DryRun: true})
+	if err != nil || resp.ID == "" || !strings.HasPrefix(resp.ID, "c") {
+		t.Fatalf("preview: id %q, err %v", resp.ID, err)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("preview ran the command")
+	}
+	resp, err = (&Command{}).Create(context.Background(), infer.CreateRequest[CommandInputs]{Name: "c", Inputs: CommandInputs{}})
+	if err != nil || resp.ID == "" || resp.Output.Stdout != "" {
+		t.Fatalf("create unset: %v %+v", err, resp)
+	}
+	upd, err := (&Command{}).Update(context.Background(), infer.UpdateRequest[CommandInputs, CommandOutputs]{
+		Inputs: withCreate("touch " + marker), State: CommandOutputs{BaseOutputs: BaseOutputs{Stdout: "old"}}, DryRun: true})
+	if err != nil || upd.Output.Stdout != "old" {
+		t.Fatalf("update preview: %v %q", err, upd.Output.Stdout)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("update preview ran the command")
+	}
+}
+
+func TestUpdateRunsUpdateElseCreateElseNothing(t *testing.T) {
+	update := func(in CommandInputs) CommandOutputs {
+		t.Helper()
+		resp, err := (&Command{}).Update(context.Background(), infer.UpdateRequest[CommandInputs, CommandOutputs]{
+			Inputs: in, State: CommandOutputs{BaseOutputs: BaseOutputs{Stdout: "old-out", Stderr: "old-err"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Output
+	}
+	if got := update(CommandInputs{ResourceInputs: ri{Create: ptr("echo c"), Update: ptr("echo u")}}); got.Stdout != "u" {
+		t.Fatalf("update set: %q", got.Stdout)
+	}
+	if got := update(withCreate("echo c")); got.Stdout != "c" || got.Stderr != "" {
+		t.Fatalf("update unset: %q %q", got.Stdout, got.Stderr)
+	}
+	if got := update(CommandInputs{}); got.Stdout != "old-out" || got.Stderr != "old-err" {
+		t.Fatalf("neither set: outputs must stay: %+v", got.BaseOutputs)
+	}
+}
+
+func TestFailedUpdateKeepsPreviousOutputs(t *testing.T) {
+	resp, err := (&Command{}).Update(context.Background(), infer.UpdateRequest[CommandInputs, CommandOutputs]{
+		Inputs: withCreate("echo new; exit 1"), State: CommandOutputs{BaseOutputs: BaseOutputs{Stdout: "old"}}})
+	if err == nil || resp.Output.Stdout != "old" {
+		t.Fatalf("err %v, stdout %q", err, resp.Output.Stdout)
+	}
+}
+
+func TestDeleteRunsDeleteOnlyIfSet(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "deleted")
+	state := CommandOutputs{CommandInputs: withCreate("touch " + marker)}
+	if _, err := (&Command{}).Delete(context.Background(), infer.DeleteRequest[CommandOutputs]{State: state}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("delete ran create")
+	}
+	state.Delete = ptr(`test "$PULUMI_COMMAND_STDOUT" = prev && touch ` + marker)
+	state.Stdout = "prev"
+	if _, err := (&Command{}).Delete(context.Background(), infer.DeleteRequest[CommandOutputs]{State: state}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatal("delete did not run, or without the previous stdout")
+	}
+}
+
+func TestStdinEnvironmentDirInterpreter(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("STANDIN_FROM_PLUGIN", "plugin-env")
+	in := withCreate(`read -r line; echo "$line/$FOO/$STANDIN_FROM_PLUGIN/$(pwd)/${BASH_VERSION:+bash}"`)
+	in.Stdin = ptr("from stdin\nsecond\n")
+	in.Environment = &map[string]string{"FOO": "bar"}
+	in.Dir = &dir
+	in.Interpreter = &[]string{"/bin/bash", "-c"}
+	out, err := create(t, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "from stdin/bar/plugin-env/" + dir + "/bash"; out.Stdout != want {
+		t.Fatalf("stdout %q, want %q", out.Stdout, want)
+	}
+	// Without dir: the plugin's own working directory; an empty interpreter list is /bin/sh -c.
+	wd, _ := os.Getwd()
+	in = withCreate(`pwd; echo "${BASH_VERSION:-not bash}"`)
+	in.Interpreter = &[]string{}
+	if out, err := create(t, in); err != nil || out.Stdout != wd+"\nnot bash" {
+		t.Fatalf("%v %q", err, out.Stdout)
+	}
+	// A missing dir fails.
+	in = withCreate("true")
+	in.Dir = ptr(filepath.Join(dir, "missing"))
+	if _, err := create(t, in); err == nil {
+		t.Fatal("a missing dir must fail")
+	}
+}
+
+// A probe as the stack will run one: `bash -s` with its script on stdin, under timeout;
+// stdin is not sent when empty (the command then reads EOF at once).
+func TestScriptOnStdinUnderTimeout(t *testing.T) {
+	in := withCreate(`timeout 5 bash -s probe-arg`)
+	in.Stdin = ptr("set -eu\necho \"$1 ran\"\necho done >&2\n")
+	in.Logging = ptr(LogNone)
+	out, err := create(t, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Stdout != "probe-arg ran" || out.Stderr != "done" {
+		t.Fatalf("stdout %q stderr %q", out.Stdout, out.Stderr)
+	}
+	in = withCreate(`timeout 1 sleep 10`)
+	_, err = create(t, in)
+	if err == nil || err.Error() != "exit status 124: running \"timeout 1 sleep 10\":\n" {
+		t.Fatalf("timeout: %v", err)
+	}
+	in = withCreate(`cat; echo end`)
+	in.Stdin = ptr("")
+	if out, err := create(t, in); err != nil || out.Stdout != "end" {
+		t.Fatalf("empty stdin: %v %q", err, out.Stdout)
+	}
+}
+
+func TestPreviousOutputInEnv(t *testing.T) {
+	cmd := `echo "$PULUMI_COMMAND_STDOUT/$PULUMI_COMMAND_STDERR"`
+	state := CommandOutputs{BaseOutputs: BaseOutputs{Stdout: "prev-out", Stderr: "prev-err"}}
+	resp, err := (&Command{}).Update(context.Background(), infer.UpdateRequest[CommandInputs, CommandOutputs]{State: state, Inputs: withCreate(cmd)})
+	if err != nil || resp.Output.Stdout != "prev-out/prev-err" {
+		t.Fatalf("unset: %v %q", err, resp.Output.Stdout)
+	}
+	in := withCreate(cmd)
+	in.AddPreviousOutputInEnv = ptr(false)
+	resp, err = (&Command{}).Update(context.Background(), infer.UpdateRequest[CommandInputs, CommandOutputs]{State: state, Inputs: in})
+	if err != nil || resp.Output.Stdout != "/" {
+		t.Fatalf("false: %v %q", err, resp.Output.Stdout)
+	}
+}
+
+func TestLoggingModes(t *testing.T) {
+	for _, tc := range []struct {
+		mode           *Logging
+		logOut, logErr bool
+	}{
+		{nil, true, true},
+		{ptr(LogStdout), true, false},
+		{ptr(LogStderr), false, true},
+		{ptr(LogStdoutAndStderr), true, true},
+		{ptr(LogNone), false, false},
+	} {
+		name := "unset"
+		if tc.mode != nil {
+			name = string(*tc.mode)
+		}
+		t.Run(name, func(t *testing.T) {
+			logs := captureLogs(t)
+			in := withCreate(`echo OUT-LINE; echo ERR-LINE >&2`)
+			in.Logging = tc.mode
+			out, err := create(t, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.Stdout != "OUT-LINE" || out.Stderr != "ERR-LINE" {
+				t.Fatalf("outputs must be captured whatever the logging: %q %q", out.Stdout, out.Stderr)
+			}
+			if logs.has("OUT-LINE") != tc.logOut || logs.has("ERR-LINE") != tc.logErr {
+				t.Fatalf("logged stdout=%v stderr=%v, want %v %v", logs.has("OUT-LINE"), logs.has("ERR-LINE"), tc.logOut, tc.logErr)
+			}
+		})
+	}
+}
+
+func lineOf(n int) string { return "head -c " + strconv.Itoa(n) + " /dev/zero | tr '\\0' x; echo" }
+
+// As the remote command: a logged line of 64 KiB or more and the command never returns
+// (util/util.go:32-53 stops reading the pipe); unlogged, it is captured whole.
+func TestLongLoggedLineNeverReturns(t *testing.T) {
+	if out, err := create(t, withCreate(lineOf(65535))); err != nil || len(out.Stdout) != 65535 {
+		t.Fatalf("65,535 bytes: %v %d", err, len(out.Stdout))
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := (&Command{}).Create(context.Background(), infer.CreateRequest[CommandInputs]{Name: "c", Inputs: withCreate(lineOf(65536))})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("returned (%v); v1.2.1 never returns after a logged line over 64 KiB", err)
+	case <-time.After(3 * time.Second):
+	}
+	in := withCreate(lineOf(70000))
+	in.Logging = ptr(LogNone)
+	if out, err := create(t, in); err != nil || len(out.Stdout) != 70000 {
+		t.Fatalf("logging none: %v %d", err, len(out.Stdout))
+	}
+}
+
+func TestAssetPathsAndArchivePaths(t *testing.T) {
+	dir := t.TempDir()
+	in := withCreate(`mkdir -p assets/logos src && echo svg > assets/logos/logo.svg && echo js > src/index.js && echo s > src/secret.js && echo x > top.txt`)
+	in.Dir = &dir
+	in.AssetPaths = &[]string{"assets/**", "src/**.js", "!**secret.*"}
+	in.ArchivePaths = &[]string{"**.txt"}
+	out, err := create(t, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for k, v := range *out.Assets {
+		keys = append(keys, k)
+		if v.Asset == nil || v.Asset.Path != filepath.Join(dir, k) {
+			t.Errorf("%s: %+v", k, v)
+		}
+	}
+	sort.Strings(keys)
+	if strings.Join(keys, " ") != "assets/logos/logo.svg src/index.js" {
+		t.Fatalf("assets: %v", keys)
+	}
+	if out.Archive == nil || len(out.Archive.Assets) != 1 || out.Archive.Assets["top.txt"] == nil {
+		t.Fatalf("archive: %+v", out.Archive)
+	}
+}
