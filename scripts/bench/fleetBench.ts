@@ -47,7 +47,7 @@ async function ours(
     const r = release(dir, version);
     const before = (await host.events()).length;
     const [, uploadSeconds] = await timed(() => host.uploadRelease(r));
-    const [result, installSeconds] = await timed(() => host.install(r, 10));
+    const [result, installSeconds] = await timed(() => host.deploy(r, 10));
     if (result.code !== 0) {
         throw new Error(`${host.name}: install ${version} failed: ${result.stderr}`);
     }

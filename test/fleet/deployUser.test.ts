@@ -1,6 +1,6 @@
 // The stack connecting as a non-root user (sync-3): every step through `sudo -n`, the bundle
-// uploaded over SFTP as that user into the one directory it may write, the release root's.
-import { bootstrap, buildReleases, Host, hosts, release } from "./hostHarness";
+// uploaded over SFTP as that user into its own home (where SFTP starts), the release root's.
+import { bootstrap, buildReleases, Host, hosts, INI_1, release } from "./hostHarness";
 
 let dir: string;
 let root: Host;
@@ -18,20 +18,27 @@ afterAll(async () => {
     await bootstrap(root, dir, "1.1.4");
 });
 
-test("runtime, upload and install as `deploy`: sudo -n for the steps, SFTP as deploy for the bundle", async () => {
-    const rt = await deploy.runtime();
-    expect(rt.code).toBe(0);
-    expect(await root.stat("/var/sync/dist/incoming")).toBe("750:deploy:root");
+test("upload, stage, ini and activate as `deploy`: sudo -n for the steps, SFTP as deploy for the bundle", async () => {
     const r = release(dir, "1.11");
     await deploy.uploadRelease(r);
-    expect(await root.stat("/var/sync/dist/incoming/WeaveServer-1.11.release.tar", "%U")).toBe("deploy");
-    const res = await deploy.install(r);
+    // the upload folder is created by SFTP, in deploy's home and as deploy: nothing of root's is needed
+    expect(deploy.uploadsDir()).toBe("/home/deploy/.sync-release");
+    expect(await root.stat(deploy.uploadsDir(), "%U:%G")).toBe("deploy:deploy");
+    expect(await root.stat(`${deploy.uploadsDir()}/WeaveServer-1.11.release.tar`, "%U")).toBe("deploy");
+    const stage = await deploy.stage(r);
+    expect(stage.stderr).toContain("[sync sync-3 staged] 1.11");
+    expect(stage.code).toBe(0);
+    expect(stage.stdout).toBe("staged 1.11\n");
+    expect((await deploy.ini(INI_1)).code).toBe(0);
+    const res = await deploy.activate(r);
     expect(res.stderr).toContain("[sync sync-3 finished] 1.11");
     expect(res.code).toBe(0);
     expect(res.stdout).toBe("1.11\n");
     expect(await root.servedVersion()).toBe("1.11");
-    // the deploy user cannot change the release it uploaded
+    // the deploy user cannot change the release it uploaded, nor root's record of it
     expect((await root.sh("find /var/sync/releases/1.11 ! -user root | wc -l")).trim()).toBe("0");
+    expect(await root.record("1.11")).toBe(r.sha256);
     const write = await deploy.ssh("touch /var/sync/releases/1.11/x");
     expect(write.code).not.toBe(0);
+    expect((await deploy.ssh("ls /var/sync/.built")).code).not.toBe(0);
 });

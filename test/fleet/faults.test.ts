@@ -1,12 +1,15 @@
-// Faults on sync-2 (and sync-3 for python3-venv): every failure leaves the host as it was, or
-// switches it back, and says so in its last line.
+// Faults on sync-2 (and sync-3 for the Python mod_wsgi was built for): every failure leaves the
+// host as it was, or switches it back, and says so in its last line. A fault in a release is
+// found by its stage step, before anything served changes; one in serving it by its activate step.
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ReleaseArtifact } from "../../components/artifacts";
-import { bundleRemotePath } from "../../components/hostLayout";
-import { bootstrap, brokenRelease, buildReleases, Host, hosts, release, run, RunResult } from "./hostHarness";
+import { bundleRemotePath, hostLayoutValue } from "../../components/hostLayout";
+import { shellQuote } from "../../components/remoteCommand";
+import { bootstrap, brokenRelease, buildReleases, Host, hosts, release, REPO, run } from "./hostHarness";
+import { error, expectRefused, expectServing, killedAt, lastLine, staged } from "./steps";
 
 let dir: string;
 let h: Host;
@@ -20,64 +23,14 @@ beforeAll(async () => {
     await bootstrap(h, dir, "1.1.4");
     await bootstrap(h3, dir, "1.1.4");
     // Re-runnable on a used fleet: only 1.1.4 built on sync-2 (the tests below build the others).
-    await h.sh('cd /var/sync/releases && for d in *; do [ "$d" = 1.1.4 ] || rm -rf -- "$d"; done; rm -f ../previous');
+    await h.sh(
+        'cd /var/sync/releases && for d in * .trash.*; do [ "$d" = 1.1.4 ] || rm -rf -- "$d" "../.built/$d"; done; rm -f ../previous',
+    );
 });
 
 afterAll(() => {
     fs.rmSync(scratch, { recursive: true, force: true });
 });
-
-/** Serving `version`, healthy. */
-async function expectServing(host: Host, version = "1.1.4"): Promise<void> {
-    expect(await host.readlink("/var/sync/current")).toBe(`releases/${version}`);
-    expect(await host.servedVersion()).toBe(version);
-    expect((await host.get("/__heartbeat__")).status).toBe(200);
-}
-
-/** The die message, which the issue wants to be the last line of a failure. */
-function lastLine(res: RunResult): string {
-    const lines = res.stderr.trim().split("\n");
-    return lines[lines.length - 1];
-}
-
-/** `[sync sync-2 <step>] ERROR: <message>`, a failure's last line. */
-function error(host: Host, step: string, message: string): string {
-    return `[sync ${host.name} ${step}] ERROR: ${message}`;
-}
-
-/**
- * Install `r`, which must be refused before the switch with exactly `expected` (the last line):
- * exit 1, stdout `stdout` (the served version; "" when refused before the script sets its trap),
- * the events end with the failure and hold no switch, and the host's state is what it was before.
- */
-async function expectRefused(
-    host: Host,
-    r: ReleaseArtifact,
-    expected: string,
-    { prefix = "", stdout = "1.1.4\n" } = {},
-): Promise<void> {
-    const before = await host.state();
-    const n = (await host.events()).length;
-    const res = await host.install(r, 5, prefix);
-    expect(lastLine(res)).toBe(expected);
-    expect(res.code).toBe(1);
-    expect(res.stdout).toBe(stdout);
-    const ev = await host.eventsSince(n);
-    expect(ev[ev.length - 1]).toBe(`failed ${expected.slice(expected.indexOf("] ERROR: ") + 9)}`);
-    expect(ev.filter((e) => /^(switch|reload|health|rollback|finished) /.test(e))).toEqual([]);
-    expect(await host.state()).toBe(before);
-    await expectServing(host);
-}
-
-/** Install `r`, killed (the whole deploy, SIGKILL) when `fragment` reaches the events log. */
-async function killedAt(host: Host, r: ReleaseArtifact, fragment: string, keep = 5): Promise<void> {
-    const killer = await host.killDeployAt(fragment);
-    const killed = await host.install(r, keep);
-    expect(await killer.result).toBe("killed");
-    // ssh's own status for a remote command killed by a signal; nothing printed on stdout
-    expect(killed.code).toBe(255);
-    expect(killed.stdout).toBe("");
-}
 
 function sha256(data: Buffer): string {
     return crypto.createHash("sha256").update(data).digest("hex");
@@ -90,16 +43,22 @@ function withBundle(r: ReleaseArtifact, bytes: Buffer, bundleSha256 = sha256(byt
     return { ...r, bundlePath: file, bundleSha256 };
 }
 
-/** A bundle crafted with Python's tarfile, as an attacker could: the 1.9 sdist plus one hostile member. */
+/**
+ * A bundle crafted with Python's tarfile, as an attacker could: the 1.9 sdist and the host scripts
+ * (the stage reads its entry point from the bundle) plus one hostile member.
+ */
 async function hostileBundle(kind: string): Promise<ReleaseArtifact> {
     const file = path.join(scratch, `hostile-${kind}.tar`);
     const craft = await run("python3", [
         "-c",
         `
-import io, sys, tarfile
-kind, out, sdist = sys.argv[1], sys.argv[2], sys.argv[3]
+import io, os, sys, tarfile
+kind, out, sdist, scripts = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 with tarfile.open(out, "w", format=tarfile.USTAR_FORMAT) as t:
     t.add(sdist, arcname="WeaveServer-1.9.tar.gz")
+    for name in sorted(os.listdir(scripts)):
+        if name.endswith((".sh", ".py")):
+            t.add(os.path.join(scripts, name), arcname="scripts/" + name)
     def put(name, data=b"x", **kw):
         info = tarfile.TarInfo(name); info.size = len(data)
         for k, v in kw.items(): setattr(info, k, v)
@@ -112,16 +71,20 @@ with tarfile.open(out, "w", format=tarfile.USTAR_FORMAT) as t:
         kind,
         file,
         release(dir, "1.9").sdistPath,
+        path.join(REPO, "components/remote"),
     ]);
     expect(craft.code).toBe(0);
     return withBundle(release(dir, "1.9"), fs.readFileSync(file));
 }
 
-const BUNDLE_1_9 = bundleRemotePath("1.9");
+/** Where the stage finds 1.9's upload: bundleRemotePath, in the connection user's home. */
+function bundle19(): string {
+    return `${h.uploadsDir()}/${path.posix.basename(bundleRemotePath("1.9"))}`;
+}
 const NOT_REGULAR = "holds something other than regular files (links, devices, directories); host unchanged";
 
 describe("sync-2: refused before the switch, host unchanged", () => {
-    // Each row: the release to install (uploaded as the stack would, then tampered with if the
+    // Each row: the release to stage (uploaded as the stack would, then tampered with if the
     // fault needs it), and the exact last line of the refusal.
     test.each<[string, () => Promise<[ReleaseArtifact, string]>]>([
         [
@@ -129,16 +92,16 @@ describe("sync-2: refused before the switch, host unchanged", () => {
             async () => {
                 const r = release(dir, "1.9");
                 await h.uploadRelease(r);
-                // flip one byte of the uploaded bundle in the middle of the sdist
-                await h.sh(`printf 'X' | dd of=${BUNDLE_1_9} bs=1 seek=2000 conv=notrunc status=none`);
-                const actual = (await h.sh(`sha256sum ${BUNDLE_1_9}`)).split(" ")[0];
+                // flip one byte of the uploaded bundle (padding after SHA256SUMS: tar reads on)
+                await h.sh(`printf 'X' | dd of=${bundle19()} bs=1 seek=2000 conv=notrunc status=none`);
+                const actual = (await h.sh(`sha256sum ${bundle19()}`)).split(" ")[0];
                 expect(actual).not.toBe(r.bundleSha256);
                 return [
                     r,
                     error(
                         h,
                         "verify",
-                        `sha256 of ${BUNDLE_1_9} is ${actual}, expected ${r.bundleSha256}; host unchanged`,
+                        `sha256 of ${bundle19()} is ${actual}, expected ${r.bundleSha256}; host unchanged`,
                     ),
                 ];
             },
@@ -149,7 +112,7 @@ describe("sync-2: refused before the switch, host unchanged", () => {
                 const whole = fs.readFileSync(release(dir, "1.9").bundlePath);
                 const r = withBundle(release(dir, "1.9"), whole.subarray(0, Math.floor(whole.length / 2) + 100));
                 await h.uploadRelease(r);
-                return [r, error(h, "verify", `${BUNDLE_1_9} is not a readable tar; host unchanged`)];
+                return [r, error(h, "verify", `${bundle19()} is not a readable tar; host unchanged`)];
             },
         ],
         [
@@ -171,7 +134,7 @@ describe("sync-2: refused before the switch, host unchanged", () => {
                     error(
                         h,
                         "verify",
-                        `the sdist in ${BUNDLE_1_9} has sha256 ${actual}, expected ${r.sha256}; host unchanged`,
+                        `the sdist in ${bundle19()} has sha256 ${actual}, expected ${r.sha256}; host unchanged`,
                     ),
                 ];
             },
@@ -188,7 +151,7 @@ describe("sync-2: refused before the switch, host unchanged", () => {
             async () => {
                 const r = await hostileBundle(kind);
                 await h.uploadRelease(r);
-                return [r, error(h, "verify", `${BUNDLE_1_9} ${why}`)];
+                return [r, error(h, "verify", `${bundle19()} ${why}`)];
             },
         ]),
         [
@@ -207,7 +170,7 @@ describe("sync-2: refused before the switch, host unchanged", () => {
             },
         ],
         [
-            "dependency missing from the wheelhouse (3.4): pip fails offline",
+            "dependency missing from the wheelhouse (3.4): uv fails offline",
             async () => {
                 const r = brokenRelease(dir, "3.4");
                 await h.uploadRelease(r);
@@ -216,7 +179,7 @@ describe("sync-2: refused before the switch, host unchanged", () => {
                     error(
                         h,
                         "pip",
-                        "pip could not install 3.4 offline (missing dependency in its wheelhouse?); host unchanged",
+                        "uv could not install 3.4 offline (missing dependency in its wheelhouse?); host unchanged",
                     ),
                 ];
             },
@@ -231,24 +194,23 @@ describe("sync-2: refused before the switch, host unchanged", () => {
         ],
     ])("%s", async (_label, prepare) => {
         const [r, expected] = await prepare();
-        await expectRefused(h, r, expected);
+        await expectRefused(h, () => h.stage(r), expected);
     });
 
-    test("item 14: a full disk while unpacking the shared pip: clear error, nothing marked complete", async () => {
+    test("item 14: a full disk while unpacking uv: clear error, nothing marked complete", async () => {
         const r = release(dir, "2.0");
         await h.uploadRelease(r);
-        const wheel = (await h.sh("ls -1 /usr/share/python-wheels/pip-*.whl | tail -n 1")).trim();
-        expect(wheel).toMatch(/^\/usr\/share\/python-wheels\/pip-[0-9.]+-py3-none-any\.whl$/);
         const before = await h.state();
-        // a 1 MB filesystem over the tools directory (hides the pip unpacked earlier)
+        // a 1 MB filesystem over the tools directory (hides the uv unpacked earlier)
         const mount = await h.exec(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs", "/var/sync/tools"]);
         expect(mount.code).toBe(0);
         try {
-            const res = await h.install(r);
+            const res = await h.stage(r);
             expect(lastLine(res)).toBe(
-                error(h, "preflight", `could not unpack ${wheel} into /var/sync/tools (disk full?); host unchanged`),
+                error(h, "verify", "could not unpack uv into /var/sync/tools (disk full?); host unchanged"),
             );
             expect(res.code).toBe(1);
+            expect(res.stdout).toBe("");
             expect((await h.sh("ls -A /var/sync/tools")).trim()).toBe("");
         } finally {
             expect((await h.exec(["umount", "/var/sync/tools"])).code).toBe(0);
@@ -257,17 +219,28 @@ describe("sync-2: refused before the switch, host unchanged", () => {
         await expectServing(h);
     });
 
+    // The stack validates versions; the scripts check again (they also run by hand).
     test.each([
         ["`1.0;touch /tmp/p`", "1.0;touch /tmp/p"],
         ["$(id)", "$(id)"],
         ["../x", "../x"],
         ["empty", ""],
-    ])("hostile version %s passed straight to install.sh is rejected", async (_label, version) => {
+    ])("hostile version %s passed straight to stage.sh and activate.sh is rejected", async (_label, version) => {
         await h.sh("rm -f /tmp/p");
         const before = await h.state();
-        const res = await h.ssh(h.installCommand({ ...release(dir, "1.1.4"), version }, 5, 60));
-        expect(res.stderr).toBe(`${error(h, "setup", `bad version '${version}'`)}\n`);
-        expect(res.code).toBe(1);
+        const r = release(dir, "1.1.4");
+        // renderStageCommand refuses such a version itself (the upload path is made of it): the
+        // stack's command for 1.1.4, its version word replaced
+        const word = ` ${shellQuote(r.version)} ${shellQuote(r.sha256)} `;
+        const command = h.stageCommand(r, 60);
+        expect(command.split(word).length).toBe(2);
+        const stage = await h.ssh(command.replace(word, ` ${shellQuote(version)} ${shellQuote(r.sha256)} `));
+        const activate = await h.ssh(h.activateCommand({ ...r, version }, 5, { timeoutSeconds: 60 }));
+        for (const res of [stage, activate]) {
+            expect(res.stderr).toBe(`${error(h, "setup", `bad version '${version}'`)}\n`);
+            expect(res.code).toBe(1);
+            expect(res.stdout).toBe("");
+        }
         expect(await h.exists("/tmp/p")).toBe(false);
         expect(await h.state()).toBe(before);
         await expectServing(h);
@@ -307,18 +280,19 @@ describe("sync-2: refused before the switch, host unchanged", () => {
 
     test("invalid Apache config: no switch, no reload, old release keeps serving", async () => {
         const r = release(dir, "1.1.5");
-        await h.uploadRelease(r);
         const pids = await h.daemonPids();
         await h.sh("echo 'ThisIsNotADirective on' > /etc/apache2/conf-enabled/zz-broken.conf");
         // the last lines of `apache2ctl -t`
         const apache =
             "Invalid command 'ThisIsNotADirective', perhaps misspelled or defined by a module not included in the server configuration Action '-t' failed. The Apache error log may have more information.";
         try {
-            // built (or reused, on a used fleet), then refused at the switch
-            const step = (await h.exists("/var/sync/releases/1.1.5/.complete")) ? "reuse" : "pip";
+            // the stage never asks Apache: it builds (or reuses) 1.1.5 as usual
+            await staged(h, r);
             const n = (await h.events()).length;
-            const res = await h.install(r);
-            expect(lastLine(res)).toBe(error(h, step, `Apache config test failed; not switching to 1.1.5: ${apache}`));
+            const res = await h.activate(r);
+            expect(lastLine(res)).toBe(
+                error(h, "activate", `Apache config test failed; not switching to 1.1.5: ${apache}`),
+            );
             expect(res.code).toBe(1);
             expect(res.stdout).toBe("1.1.4\n");
             expect((await h.eventsSince(n)).filter((e) => /^(switch|reload|health|rollback) /.test(e))).toEqual([]);
@@ -343,15 +317,21 @@ describe("sync-2: refused before the switch, host unchanged", () => {
         expect(holder).toMatch(/^\d+$/);
         try {
             await new Promise((r) => setTimeout(r, 500));
-            const t0 = Date.now();
-            await expectRefused(
-                h,
-                release(dir, "1.1.5"),
-                error(h, "setup", "another deploy holds /var/sync/.deploy.lock (waited 2s)"),
-                // refused before the script has a trap of its own: nothing on stdout
-                { prefix: "SYNC_LOCK_WAIT=2", stdout: "" },
-            );
-            expect(Date.now() - t0).toBeLessThan(20_000);
+            const r = release(dir, "1.1.5");
+            // both steps that change the host; refused before the script has a trap of its own:
+            // nothing on stdout
+            for (const step of [
+                () => h.stage(r, "SYNC_LOCK_WAIT=2"),
+                () => h.activate(r, 5, { prefix: "SYNC_LOCK_WAIT=2" }),
+            ]) {
+                const t0 = Date.now();
+                await expectRefused(
+                    h,
+                    step,
+                    error(h, "setup", "another deploy holds /var/sync/.deploy.lock (waited 2s)"),
+                );
+                expect(Date.now() - t0).toBeLessThan(20_000);
+            }
         } finally {
             await h.sh(`kill ${holder} || true`);
         }
@@ -368,10 +348,11 @@ describe("item 5: switched back after a failed health check, saying what failed,
         ],
     ])("%s (%s): rolls back to 1.1.4, non-zero exit, says why", async (v, _label, why) => {
         const r = brokenRelease(dir, v);
-        await h.uploadRelease(r);
+        // the fault shows only when served: the stage builds it
+        await staged(h, r);
         const n = (await h.events()).length;
         const t0 = Date.now();
-        const res = await h.install(r);
+        const res = await h.activate(r);
         const seconds = (Date.now() - t0) / 1000;
         expect(res.code).toBe(1);
         expect(lastLine(res)).toBe(
@@ -387,20 +368,39 @@ describe("item 5: switched back after a failed health check, saying what failed,
     });
 });
 
-describe("kill mid-install", () => {
-    test("killed during pip: current unchanged, no .complete; the next install converges", async () => {
+describe("kill mid-stage", () => {
+    test("killed during pip: current unchanged, no record; the next stage converges", async () => {
         const r = release(dir, "1.9");
         await h.uploadRelease(r);
-        await killedAt(h, r, "pip 1.9");
+        await killedAt(h, () => h.stage(r), "pip 1.9");
         expect(await h.readlink("/var/sync/current")).toBe("releases/1.1.4");
-        expect(await h.exists("/var/sync/releases/1.9/.complete")).toBe(false);
+        expect(await h.record("1.9")).toBe("");
         expect(await h.servedVersion()).toBe("1.1.4");
-        const res = await h.install(r);
+        // an unfinished build is never activated
+        const refused = await h.activate(r);
+        expect(lastLine(refused)).toBe(
+            error(
+                h,
+                "activate",
+                "release 1.9 is not staged on this host (no record of a finished, sealed build); its stage step must run first — replace it: pulumi up --target-replace <the server's -stage URN>",
+            ),
+        );
+        expect(refused.code).toBe(1);
+        expect(refused.stdout).toBe("1.1.4\n");
+        const n = (await h.events()).length;
+        const res = await h.stage(r);
         expect(res.code).toBe(0);
-        expect(await h.exists("/var/sync/releases/1.9/.complete")).toBe(true);
+        expect(res.stderr).toContain("[sync sync-2 receive] removing an unfinished build of 1.9\n");
+        expect((await h.eventsSince(n)).filter((e) => /^(reuse|venv|pip) /.test(e))).toEqual([
+            "venv 1.9",
+            `pip 1.9 (uv ${hostLayoutValue("SYNC_UV_VERSION")}, offline)`,
+        ]);
+        expect(await h.record("1.9")).toBe(r.sha256);
+        expect((await h.activate(r)).code).toBe(0);
         expect(await h.servedVersion()).toBe("1.9");
         // back to 1.1.4 (a swap) for whoever comes next
-        expect((await h.install(release(dir, "1.1.4"))).code).toBe(0);
+        await staged(h, release(dir, "1.1.4"));
+        expect((await h.activate(release(dir, "1.1.4"))).code).toBe(0);
         await expectServing(h);
     });
 });
@@ -408,14 +408,14 @@ describe("kill mid-install", () => {
 describe("item 10: a deploy cut off between the switch and its health check", () => {
     test("a broken release left current: the next run switches back to the last good one", async () => {
         const r = brokenRelease(dir, "3.2");
-        await h.uploadRelease(r);
-        await killedAt(h, r, "health 3.2");
+        await staged(h, r);
+        await killedAt(h, () => h.activate(r), "health 3.2");
         // the cut left the unchecked release current, and the switch recorded
         expect(await h.readlink("/var/sync/current")).toBe("releases/3.2");
         expect(await h.sh("cat /var/sync/.switching")).toBe("1.1.4 3.2\n");
         // the same deploy again (an interrupted `pulumi up` is run again)
         const n = (await h.events()).length;
-        const again = await h.install(r);
+        const again = await h.activate(r);
         expect(again.code).toBe(1);
         expect(lastLine(again)).toBe(
             error(
@@ -433,12 +433,12 @@ describe("item 10: a deploy cut off between the switch and its health check", ()
 
     test("prune never removes the last good release after an interrupted switch (keep 2)", async () => {
         const r = brokenRelease(dir, "3.2");
-        await killedAt(h, r, "health 3.2", 2);
+        await killedAt(h, () => h.activate(r, 2), "health 3.2");
         expect(await h.readlink("/var/sync/current")).toBe("releases/3.2");
         // the operator goes on with a good release, keep 2
         const good = release(dir, "1.1.5");
-        await h.uploadRelease(good);
-        const res = await h.install(good, 2);
+        await staged(h, good);
+        const res = await h.activate(good, 2);
         expect(res.code).toBe(0);
         expect(res.stdout).toBe("1.1.5\n");
         expect(await h.readlink("/var/sync/current")).toBe("releases/1.1.5");
@@ -449,10 +449,10 @@ describe("item 10: a deploy cut off between the switch and its health check", ()
 
     test("a good release cut off mid-reload: the next run finishes the switch (previous recorded)", async () => {
         const r = release(dir, "1.1.4");
-        await killedAt(h, r, "reload 1.1.4", 2);
+        await killedAt(h, () => h.activate(r, 2), "reload 1.1.4");
         expect(await h.readlink("/var/sync/current")).toBe("releases/1.1.4");
         const n = (await h.events()).length;
-        const res = await h.install(r, 2);
+        const res = await h.activate(r, 2);
         expect(res.code).toBe(0);
         expect(res.stdout).toBe("1.1.4\n");
         const ev = await h.eventsSince(n);
@@ -463,29 +463,36 @@ describe("item 10: a deploy cut off between the switch and its health check", ()
     });
 });
 
-describe("sync-3: missing python3-venv", () => {
-    test("preflight fails before the switch", async () => {
+describe("sync-3: case 14, the Python mod_wsgi was built for is missing or broken", () => {
+    // mod_wsgi (libpython3.11) stays; only the interpreter the release venvs need goes away.
+    test.each([
+        ["missing", "", "preflight: mod_wsgi is built for /usr/bin/python3.11, which is not installed"],
+        [
+            "not running",
+            "printf '#!/bin/sh\\nexit 1\\n' >/usr/bin/python3.11 && chmod 0755 /usr/bin/python3.11",
+            "preflight: /usr/bin/python3.11 does not run",
+        ],
+    ])("%s: preflight fails before any build or switch", async (_label, replace, message) => {
         const r = release(dir, "2.0");
         await h3.uploadRelease(r);
-        const mv = await h3.exec(["mv", "/usr/lib/python3.11/ensurepip", "/root/"]);
+        const mv = await h3.exec(["mv", "/usr/bin/python3.11", "/root/python3.11"]);
         expect(mv.code).toBe(0);
         try {
+            if (replace) {
+                expect((await h3.exec(["sh", "-c", replace])).code).toBe(0);
+            }
             const n = (await h3.events()).length;
-            const res = await h3.install(r);
+            const res = await h3.stage(r);
             expect(res.code).toBe(1);
-            expect(lastLine(res)).toBe(
-                error(
-                    h3,
-                    "preflight",
-                    "preflight: /usr/bin/python3.11 cannot create virtualenvs (apt-get install python3-venv)",
-                ),
-            );
+            expect(res.stdout).toBe("");
+            expect(lastLine(res)).toBe(error(h3, "preflight", message));
             const ev = await h3.eventsSince(n);
-            expect(ev.some((e) => /^(venv|switch) /.test(e))).toBe(false);
+            expect(ev.some((e) => /^(verify|venv|pip|switch) /.test(e))).toBe(false);
             expect(await h3.exists("/var/sync/releases/2.0")).toBe(false);
+            expect(await h3.record("2.0")).toBe("");
             await expectServing(h3);
         } finally {
-            const back = await h3.exec(["mv", "/root/ensurepip", "/usr/lib/python3.11/ensurepip"]);
+            const back = await h3.exec(["mv", "-f", "/root/python3.11", "/usr/bin/python3.11"]);
             expect(back.code).toBe(0);
         }
     });

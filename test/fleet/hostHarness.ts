@@ -1,5 +1,6 @@
 // Fleet tier helpers: real SSH to the local fleet (pinned host keys), the exact command lines the
-// stack renders, uploads as the connection user, and reads of state on the hosts themselves.
+// stack renders (stage, ini, activate), uploads as the connection user, and reads of state on the
+// hosts themselves.
 // Only the fleet hosts (198.18.K.x for fleet id K = 0..15, from <fleet state>/config.json) are ever
 // contacted.
 import { execFile, spawn, ChildProcess } from "child_process";
@@ -15,15 +16,16 @@ import {
     fleetStateDir,
     loadFleet as loadLocalFleet,
 } from "../../scripts/lib/localStack";
-import { bundleRemotePath } from "../../components/hostLayout";
+import { bundleRemotePath, hostLayoutValue } from "../../components/hostLayout";
 import {
+    renderActivateCommand,
     renderIniCommand,
-    renderInstallCommand,
-    renderRuntimeStep,
+    renderStageCommand,
     WSGI_DAEMONS,
     RemoteCommandOptions,
     shellQuote,
 } from "../../components/remoteCommand";
+import { renderIniStdin } from "../../components/syncIni";
 
 // Also imported by the benchmarks, outside jest.
 if (typeof jest !== "undefined") {
@@ -93,13 +95,17 @@ export function run(
     });
 }
 
-/** Build the sample releases once per run (build-releases.sh caches by source hash). */
+/**
+ * Build the sample releases once per run (build-releases.sh caches by source hash), into a folder
+ * of this fleet's own: build-releases.sh replaces the folder's files, which must not happen under
+ * a run on another fleet.
+ */
 let releasesDir: string | undefined;
 export async function buildReleases(): Promise<string> {
     if (releasesDir) {
         return releasesDir;
     }
-    const dir = path.join(os.tmpdir(), `sync-fleet-releases-${process.getuid?.() ?? 0}`);
+    const dir = path.join(os.tmpdir(), `${path.basename(FLEET_STATE)}-releases-${process.getuid?.() ?? 0}`);
     const r = await run(path.join(REPO, "scripts/build-releases.sh"), [dir], { timeoutMs: 600_000 });
     if (r.code !== 0) {
         throw new Error(`build-releases.sh failed (${r.code}): ${r.stderr}`);
@@ -191,37 +197,88 @@ export class Host {
         }
     }
 
-    /** What ReleaseInstall uploads: the release's bundle, to bundleRemotePath(version). */
+    /** The connection user's upload folder: bundleRemotePath is relative to its home. */
+    uploadsDir(): string {
+        const home = this.server.user === "root" ? "/root" : `/home/${this.server.user}`;
+        return `${home}/${hostLayoutValue("SYNC_UPLOADS")}`;
+    }
+
+    /** What the -bundle step uploads: the release's bundle, to bundleRemotePath(version). */
     async uploadRelease(r: ReleaseArtifact): Promise<void> {
         await this.upload(r.bundlePath, bundleRemotePath(r.version));
     }
 
-    /** The stack's runtime step: its command line, the scripts on stdin. */
-    runtime(processes: number = WSGI_DAEMONS.processes, threads: number = WSGI_DAEMONS.threads): Promise<RunResult> {
-        const step = renderRuntimeStep(this.server.user, processes, threads, this.options(300));
-        return this.ssh(step.command, { stdin: step.stdin });
+    /** The stack's stage command line. */
+    stageCommand(r: ReleaseArtifact, timeoutSeconds = 600): string {
+        return renderStageCommand(r, this.server.user, this.options(timeoutSeconds));
     }
 
-    /** The stack's ini step, the file on stdin; `prefix` is prepended (e.g. `umask 000;`). */
+    /** The stack's stage step (the bundle uploaded before); `prefix` is prepended (e.g. `SYNC_LOCK_WAIT=2`). */
+    stage(r: ReleaseArtifact, prefix = ""): Promise<RunResult> {
+        return this.ssh(withPrefix(prefix, this.stageCommand(r)));
+    }
+
+    /** The stack's ini command line. */
+    iniCommand(timeoutSeconds = 300): string {
+        return renderIniCommand(this.options(timeoutSeconds));
+    }
+
+    /** The stack's ini step: the file on stdin with its end line; `prefix` is prepended (e.g. `umask 000;`). */
     ini(content: string, prefix = ""): Promise<RunResult> {
-        const cmd = renderIniCommand(this.options(300));
-        return this.ssh(prefix ? `${prefix} ${cmd}` : cmd, { stdin: content });
+        return this.iniStream(renderIniStdin(content), prefix);
     }
 
-    /** The stack's install command line. */
-    installCommand(r: ReleaseArtifact, keep = 5, timeoutSeconds = 600): string {
-        return renderInstallCommand(r, keep, this.options(timeoutSeconds));
-    }
-
-    /** The stack's install command; `prefix` is prepended (e.g. `SYNC_LOCK_WAIT=2`). */
-    install(r: ReleaseArtifact, keep = 5, prefix = ""): Promise<RunResult> {
-        const cmd = this.installCommand(r, keep);
-        return this.ssh(prefix ? `${prefix} ${cmd}` : cmd);
+    /** The ini command with exactly `stdin` (a stream cut short, a wrong end line). */
+    iniStream(stdin: string | Buffer, prefix = ""): Promise<RunResult> {
+        return this.ssh(withPrefix(prefix, this.iniCommand()), { stdin });
     }
 
     /**
-     * Kill the running deploy (its whole `timeout` process group, SIGKILL) the moment a line
-     * containing ` <fragment>` reaches /var/sync/events.log: a cut at a real point of the deploy,
+     * The stack's activate command line. The stack always asks for WSGI_DAEMONS; `processes` stands
+     * in for a stack whose daemon count changed (the site the step writes changes with it).
+     */
+    activateCommand(
+        r: ReleaseArtifact,
+        keep = 5,
+        {
+            timeoutSeconds = 600,
+            processes = WSGI_DAEMONS.processes,
+        }: { timeoutSeconds?: number; processes?: number } = {},
+    ): string {
+        const command = renderActivateCommand(r, keep, this.options(timeoutSeconds));
+        const counts = (p: number) => ` ${shellQuote(String(p))} ${shellQuote(String(WSGI_DAEMONS.threads))}`;
+        if (!command.endsWith(counts(WSGI_DAEMONS.processes))) {
+            throw new Error(`activate command does not end with the WSGI counts: ${command}`);
+        }
+        return command.slice(0, -counts(WSGI_DAEMONS.processes).length) + counts(processes);
+    }
+
+    /** The stack's activate step; `prefix` is prepended (e.g. `SYNC_LOCK_WAIT=2`). */
+    activate(
+        r: ReleaseArtifact,
+        keep = 5,
+        { prefix = "", processes }: { prefix?: string; processes?: number } = {},
+    ): Promise<RunResult> {
+        return this.ssh(withPrefix(prefix, this.activateCommand(r, keep, { processes })));
+    }
+
+    /**
+     * A release's two host steps as one rollout runs them (the bundle uploaded before): stage, then
+     * activate. For the benchmarks: the stage's result when it failed, else the activate's with
+     * both stderrs.
+     */
+    async deploy(r: ReleaseArtifact, keep = 5): Promise<RunResult> {
+        const staged = await this.stage(r);
+        if (staged.code !== 0) {
+            return staged;
+        }
+        const activated = await this.activate(r, keep);
+        return { ...activated, stderr: staged.stderr + activated.stderr };
+    }
+
+    /**
+     * Kill the running step (its whole `timeout` process group, SIGKILL) the moment a line
+     * containing ` <fragment>` reaches /var/sync/events.log: a cut at a real point of the step,
      * with no test hook in the scripts. Resolves once the watcher is in place; `result` says
      * "killed" or "missed".
      */
@@ -233,34 +290,59 @@ export class Host {
             `end=$((SECONDS + ${timeoutSeconds}))`,
             "while IFS= read -r -t 1 line || ((SECONDS < end)); do",
             `  if [[ $line == *' ${fragment}'* ]]; then`,
-            '    kill -KILL -- -"$(pgrep -o -x timeout)" && echo killed && exit 0',
+            `    ${KILL_STEP} && echo killed && exit 0`,
             "  fi",
             "  line=''",
             `done < <(exec tail -n0 -F -s 0.01 --pid=$$ /var/sync/events.log 2>/dev/null)`,
             "echo missed",
         ].join("\n");
+        return this.watchAndKill(script);
+    }
+
+    /**
+     * Kill the running step the same way the first time the bash `condition` holds on the host
+     * (checked every 5 ms; it may keep state in shell variables between checks): a cut at a point
+     * that logs no event (settings put back, a tree renamed to .trash, a process started).
+     */
+    async killDeployWhen(condition: string, timeoutSeconds = 120): Promise<{ result: Promise<string> }> {
+        const script = [
+            `end=$((SECONDS + ${timeoutSeconds}))`,
+            "while ((SECONDS < end)); do",
+            `  if { ${condition}; } >/dev/null 2>&1; then`,
+            `    ${KILL_STEP} && echo killed && exit 0`,
+            "  fi",
+            "  sleep 0.005",
+            "done",
+            "echo missed",
+        ].join("\n");
+        return this.watchAndKill(script);
+    }
+
+    private async watchAndKill(script: string): Promise<{ result: Promise<string> }> {
         const child = this.spawnSsh(`bash -c ${shellQuote(script)}`);
         let out = "";
         child.stdout?.on("data", (chunk: Buffer) => (out += chunk.toString()));
         const result = new Promise<string>((resolve) => child.on("exit", () => resolve(out.trim())));
-        await new Promise((r) => setTimeout(r, 1000)); // tail is watching by then
+        await new Promise((r) => setTimeout(r, 1000)); // watching by then
         return { result };
     }
 
     /**
-     * What a refused or killed deploy must leave as it was: the links, every release (its inode and
-     * the sdist it was built from), the uploads and scratch space, the shared tools, the daemons,
-     * and anything stray in / or /var (an escaped tar member). One string, to compare.
+     * What a refused or killed step must leave as it was: the links, every release (its inode) and
+     * root's records of them (the sdist each was built from), the uploads, the scratch space, the
+     * shared tools, the daemons, no process of the build user, and anything stray in / or /var
+     * (an escaped tar member). One string, to compare.
      */
     state(): Promise<string> {
         return this.sh(
             [
                 "cd /var/sync",
                 "echo current=$(readlink current) previous=$(readlink previous)",
-                "ls -A / /var /var/sync /var/sync/dist /var/sync/dist/incoming /var/sync/releases /var/sync/tools",
-                "grep -H . releases/*/.sdist-sha256 || true",
+                `ls -A / /var /var/sync /var/sync/dist /var/sync/releases /var/sync/.built /var/sync/tools ${this.uploadsDir()}`,
+                "grep -H . .built/* || true",
                 "ls -id releases/*",
                 "pgrep -u sync -f '^\\(wsgi:sync\\)' | sort",
+                "echo builder: $(pgrep -u sync-build)",
             ].join("; "),
         );
     }
@@ -290,6 +372,16 @@ export class Host {
     async releases(): Promise<string[]> {
         return (await this.sh("ls -1 /var/sync/releases")).split("\n").filter(Boolean).sort();
     }
+    /** The sdist sha256 root recorded for a release it built, "" when there is no record. */
+    async record(version: string): Promise<string> {
+        const r = await this.ssh(`cat /var/sync/.built/${shellQuote(version)}`);
+        return r.code === 0 ? r.stdout.trim() : "";
+    }
+    /** Processes of the build user. */
+    async builderPids(): Promise<number[]> {
+        const out = (await this.ssh("pgrep -u sync-build")).stdout;
+        return out.split("\n").filter(Boolean).map(Number).sort();
+    }
 
     /** HTTP GET from the root namespace straight to the host's port 80. */
     get(urlPath: string, port = 80, timeoutMs = 15_000): Promise<HttpAnswer> {
@@ -311,6 +403,14 @@ export class Host {
         return run(path.join(REPO, "scripts/fleet.sh"), ["exec", this.name, ...args]);
     }
 }
+
+/** `<prefix> <command>`, or the command alone. */
+function withPrefix(prefix: string, command: string): string {
+    return prefix ? `${prefix} ${command}` : command;
+}
+
+/** Every step runs under `timeout` (remoteCommand.ts), which leads the step's process group. */
+const KILL_STEP = 'kill -KILL -- -"$(pgrep -o -x timeout)"';
 
 export interface HttpAnswer {
     status: number;
@@ -353,15 +453,20 @@ export function hosts(): Host[] {
 
 export const INI_1 = "[sync]\ndatabase_url = sqlite:////var/sync/db.sqlite\nsecret_key = fleet-secret-1\n";
 
-/** Put a host in a known serving state: runtime + ini + install of `version` (idempotent). */
+/**
+ * Put a host in a known serving state, as a rollout does: upload, stage, ini, activate of
+ * `version` (idempotent).
+ */
 export async function bootstrap(host: Host, dir: string, version: string): Promise<void> {
-    const steps: [string, RunResult][] = [];
-    steps.push(["runtime", await host.runtime()]);
-    steps.push(["ini", await host.ini(INI_1)]);
     const r = release(dir, version);
     await host.uploadRelease(r);
-    steps.push(["install", await host.install(r)]);
-    for (const [name, res] of steps) {
+    const steps: [string, () => Promise<RunResult>][] = [
+        ["stage", () => host.stage(r)],
+        ["ini", () => host.ini(INI_1)],
+        ["activate", () => host.activate(r)],
+    ];
+    for (const [name, step] of steps) {
+        const res = await step();
         if (res.code !== 0) {
             throw new Error(`${host.name}: bootstrap ${name} failed (${res.code}): ${res.stderr}`);
         }

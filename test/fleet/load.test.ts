@@ -1,5 +1,6 @@
-// Zero dropped requests under constant load during upgrade and rollback (case 6), and a draining
-// old daemon importing a module after the switch gets the old release's code (case 7). sync-3.
+// Zero dropped requests under constant load during upgrade and rollback (case 6: the stage builds
+// or reuses while the host serves, then the activate switches), and a draining old daemon importing
+// a module after the switch gets the old release's code (case 7). sync-3.
 import * as fs from "fs";
 import * as path from "path";
 import { bootstrap, buildReleases, Host, hosts, httpGet, load, oldDeploy, release, REPO } from "./hostHarness";
@@ -27,16 +28,19 @@ describe("sync-3 under constant load", () => {
         const before = await h.servedVersion();
         expect(before).not.toBe(v);
         const t0 = Date.now();
-        // start the load first, then the install
+        // start the load first, then the stage and the activate
         let resolveDeploy: (x: unknown) => void = () => undefined;
         const deployDone = new Promise((r) => (resolveDeploy = r));
         const loadP = load(h.server.host, 80, deployDone);
         await new Promise((r) => setTimeout(r, 300));
-        const inst = await h.install(release(dir, v));
-        const installSeconds = (Date.now() - t0) / 1000;
+        const stage = await h.stage(release(dir, v));
+        const stageSeconds = (Date.now() - t0) / 1000;
+        const inst = await h.activate(release(dir, v));
+        const deploySeconds = (Date.now() - t0) / 1000;
         resolveDeploy(null);
         const result = await loadP;
-        figures[phase] = { installSeconds, ...result };
+        figures[phase] = { stageSeconds, deploySeconds, ...result };
+        expect(stage.code).toBe(0);
         expect(inst.code).toBe(0);
         expect(await h.readlink("/var/sync/current")).toBe(`releases/${v}`);
         expect(result.total).toBeGreaterThanOrEqual(2000);
@@ -51,7 +55,7 @@ describe("sync-3 under constant load", () => {
         expect(await h.servedVersion()).toBe("1.1.4");
         const slow = Promise.all([0, 1, 2, 3].map(() => httpGet(h.server.host, 80, "/slow?ms=3000", 60_000)));
         await new Promise((r) => setTimeout(r, 500));
-        const inst = await h.install(release(dir, "1.1.5")); // a swap: switches well within 3 s
+        const inst = await h.activate(release(dir, "1.1.5")); // staged: switches well within 3 s
         expect(inst.code).toBe(0);
         const answers = await slow;
         const switchedAt = (await h.events()).filter((l) => l.includes(" switch 1.1.4 -> 1.1.5")).length;

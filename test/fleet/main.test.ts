@@ -1,8 +1,11 @@
-// Main flow on sync-1: fresh install, no-op reinstall, upgrade, rollback swap, ini change, keep N,
-// then what needs a serving host: a change of keepReleases, a deploy that has to start Apache
-// (issue 9 item 9), interrupted ini and site writes (item 12), unhealthy settings (item 5).
-import { hostScriptsHash, renderIniCommand } from "../../components/remoteCommand";
-import { buildReleases, Host, hosts, INI_1, iniSha256, release } from "./hostHarness";
+// Main flow on sync-1: fresh install (stage, ini, activate), no-op re-run, upgrade, rollback swap,
+// ini change, keep N, then what needs a serving host: a change of keepReleases, a deploy that has
+// to start Apache (issue 9 item 9), interrupted ini and site writes (item 12), unhealthy settings
+// (item 5).
+import { ReleaseArtifact } from "../../components/artifacts";
+import { hostLayoutValue } from "../../components/hostLayout";
+import { hostScriptsHash } from "../../components/remoteCommand";
+import { buildReleases, Host, hosts, INI_1, iniSha256, release, RunResult } from "./hostHarness";
 
 let dir: string;
 let h: Host;
@@ -28,35 +31,66 @@ beforeAll(async () => {
 
 afterAll(() => {
     // Reported figures (visible with --verbose); not asserted.
-    console.log(`install timings on sync-1 (s): ${JSON.stringify(timings)}`);
+    console.log(`stage + activate timings on sync-1 (s): ${JSON.stringify(timings)}`);
 });
 
+/** Upload, stage and activate `r`, as a rollout does; both steps must succeed. */
+async function rollOut(r: ReleaseArtifact, keep = 5): Promise<{ stage: RunResult; activate: RunResult }> {
+    await h.uploadRelease(r);
+    const stage = await h.stage(r);
+    expect(stage.stderr).not.toContain("ERROR");
+    expect(stage.code).toBe(0);
+    expect(stage.stdout).toBe(`staged ${r.version}\n`);
+    const activate = await h.activate(r, keep);
+    expect(activate.code).toBe(0);
+    return { stage, activate };
+}
+
 describe("sync-1: the main flow", () => {
-    test("fresh install on a bare host: runtime -> ini -> install 1.1.4", async () => {
-        const rt = await h.runtime();
-        expect(rt.code).toBe(0);
+    test("fresh install on a bare host: stage -> ini -> activate 1.1.4", async () => {
+        const r = release(dir, "1.1.4");
+        await h.uploadRelease(r);
+        // SFTP starts in the connection user's home: the bundle lands in its upload folder
+        expect(await h.stat(`${h.uploadsDir()}/WeaveServer-1.1.4.release.tar`, "%U")).toBe("root");
+        const stage = await timed("fresh stage 1.1.4", () => h.stage(r));
+        expect(lastLine(stage.stderr)).toBe("[sync sync-1 staged] 1.1.4");
+        expect(stage.code).toBe(0);
+        // stdout: one line; nothing is served yet
+        expect(stage.stdout).toBe("staged 1.1.4\n");
+        expect(await h.exists("/var/sync/current")).toBe(false);
         const ini = await h.ini(INI_1);
         expect(ini.code).toBe(0);
         expect(await h.stat("/etc/sync.ini")).toBe("640:root:sync");
-        const r = release(dir, "1.1.4");
-        await h.uploadRelease(r);
-        const res = await timed("fresh 1.1.4", () => h.install(r));
+        const res = await timed("fresh activate 1.1.4", () => h.activate(r));
         expect(lastLine(res.stderr)).toBe("[sync sync-1 finished] 1.1.4");
         expect(res.code).toBe(0);
         // stdout: one line, the version the host serves (the stack's output)
         expect(res.stdout).toBe("1.1.4\n");
-        // the scripts the steps run: content-addressed, root's, .complete last
+        // the scripts the steps run: from the bundle, content-addressed, root's, .complete last
         const scripts = `/var/sync/scripts/${hostScriptsHash()}`;
         expect(await h.stat(scripts)).toBe("755:root:root");
-        expect(await h.stat(`${scripts}/install.sh`)).toBe("644:root:root");
+        for (const script of ["bootstrap.sh", "stage.sh", "activate.sh", "ini.sh"]) {
+            expect(await h.stat(`${scripts}/${script}`)).toBe("644:root:root");
+        }
         expect(await h.exists(`${scripts}/.complete`)).toBe(true);
         // the release is root's, built and checked by the build user, never by root or the app user
         expect(await h.stat("/var/sync/releases/1.1.4")).toBe("755:root:root");
         expect((await h.sh("find /var/sync/releases/1.1.4 ! -user root | wc -l")).trim()).toBe("0");
         expect(await h.sh("id -un sync-build")).toBe("sync-build\n");
-        expect(await h.sh("cat /var/sync/releases/1.1.4/.sdist-sha256")).toBe(`${r.sha256}\n`);
+        expect(await h.builderPids()).toEqual([]);
+        // root's record of the build, in a root-only folder; nothing of it inside the tree
+        expect(await h.stat("/var/sync/.built")).toBe("700:root:root");
+        expect(await h.stat("/var/sync/.built/1.1.4")).toBe("600:root:root");
+        expect(await h.record("1.1.4")).toBe(r.sha256);
+        expect(await h.exists("/var/sync/releases/1.1.4/.complete")).toBe(false);
+        expect(await h.exists("/var/sync/releases/1.1.4/.sdist-sha256")).toBe(false);
+        // the venv is uv's, made from the bundle's pinned wheel, with bytecode compiled
+        const uv = hostLayoutValue("SYNC_UV_VERSION");
+        expect((await h.sh(`/var/sync/tools/uv-${uv}/uv --version`)).split(/\s/).slice(0, 2)).toEqual(["uv", uv]);
+        expect(
+            await h.sh("find /var/sync/releases/1.1.4/lib -path '*weave/server/__pycache__/wsgi.*.pyc' | wc -l"),
+        ).toBe("1\n");
         expect(await h.readlink("/var/sync/current")).toBe("releases/1.1.4");
-        expect(await h.exists("/var/sync/releases/1.1.4/.complete")).toBe(true);
         expect(await h.servedVersion()).toBe("1.1.4");
         const hb = await h.get("/__heartbeat__");
         expect(hb.status).toBe(200);
@@ -69,11 +103,10 @@ describe("sync-1: the main flow", () => {
         expect((await h.daemonPids()).length).toBe(2);
     });
 
-    test("re-running the same install is a no-op (no venv, same release inode)", async () => {
+    test("re-running the same stage and activate is a no-op (no venv, same release inode)", async () => {
         const inode = await h.stat("/var/sync/releases/1.1.4", "%i");
         const n = (await h.events()).length;
-        const res = await timed("no-op 1.1.4", () => h.install(release(dir, "1.1.4")));
-        expect(res.code).toBe(0);
+        const { activate: res } = await timed("no-op 1.1.4", () => rollOut(release(dir, "1.1.4")));
         expect(res.stdout).toBe("1.1.4\n");
         const ev = await h.eventsSince(n);
         expect(ev.some((e) => e.startsWith("reuse "))).toBe(true);
@@ -86,10 +119,8 @@ describe("sync-1: the main flow", () => {
 
     test("upgrade to 1.1.5 builds a new release and switches", async () => {
         const r = release(dir, "1.1.5");
-        await h.uploadRelease(r);
         const n = (await h.events()).length;
-        const res = await timed("upgrade 1.1.5", () => h.install(r));
-        expect(res.code).toBe(0);
+        await timed("upgrade 1.1.5", () => rollOut(r));
         const ev = await h.eventsSince(n);
         expect(ev.some((e) => e.startsWith("venv 1.1.5"))).toBe(true);
         expect(ev.some((e) => e.startsWith("switch 1.1.4 -> 1.1.5"))).toBe(true);
@@ -101,8 +132,7 @@ describe("sync-1: the main flow", () => {
     test("rollback to 1.1.4 is a swap: reuse, no venv/pip", async () => {
         const inode = await h.stat("/var/sync/releases/1.1.4", "%i");
         const n = (await h.events()).length;
-        const res = await timed("rollback 1.1.4", () => h.install(release(dir, "1.1.4")));
-        expect(res.code).toBe(0);
+        await timed("rollback 1.1.4", () => rollOut(release(dir, "1.1.4")));
         const ev = await h.eventsSince(n);
         expect(ev.some((e) => e.startsWith("reuse 1.1.4"))).toBe(true);
         expect(ev.some((e) => /^(venv|pip) /.test(e))).toBe(false);
@@ -112,7 +142,7 @@ describe("sync-1: the main flow", () => {
         expect(timings["rollback 1.1.4"]).toBeLessThan(timings["upgrade 1.1.5"]);
     });
 
-    test("ini change reloads the daemons without a reinstall", async () => {
+    test("ini change reloads the daemons without a stage or activate", async () => {
         const pids = await h.daemonPids();
         const rel = await h.releases();
         const inode = await h.stat("/var/sync/releases/1.1.4", "%i");
@@ -146,71 +176,87 @@ describe("sync-1: the main flow", () => {
     });
 
     test("keep 2 with 1.9, 1.10, 1.11: current and previous kept, PEP 440 order; rollback to 1.10 is a swap", async () => {
-        // uploads of an earlier version of this stack (sdist + wheelhouse dir): pruned too
+        // the upload folder of an earlier version of this stack (sdists, wheelhouse dirs): removed
         await h.sh(
             "mkdir -p /var/sync/dist/incoming/wheelhouse-1.0 && touch /var/sync/dist/incoming/WeaveServer-1.0.tar.gz",
         );
         for (const v of ["1.9", "1.10", "1.11"]) {
-            const r = release(dir, v);
-            await h.uploadRelease(r);
-            const res = await timed(`install ${v} keep 2`, () => h.install(r, 2));
-            expect(res.code).toBe(0);
+            await timed(`stage + activate ${v} keep 2`, () => rollOut(release(dir, v), 2));
             expect(await h.servedVersion()).toBe(v);
         }
         expect(await h.releases()).toEqual(["1.10", "1.11"]);
+        // a pruned release's record goes with it
+        expect(await built()).toEqual(["1.10", "1.11"]);
         expect(await h.readlink("/var/sync/current")).toBe("releases/1.11");
         expect(await h.readlink("/var/sync/previous")).toBe("releases/1.10");
-        // no remote delete: the install prunes the uploads itself, keeping current's and previous's
-        expect(await incoming()).toEqual(["WeaveServer-1.10.release.tar", "WeaveServer-1.11.release.tar"]);
+        expect(await h.exists("/var/sync/dist/incoming")).toBe(false);
+        // no remote delete: the stage prunes the uploads itself, keeping its own and those of what
+        // is current and previous when it runs (1.1.4's went with 1.11's stage; 1.9's goes with the next)
+        expect(await uploads()).toEqual([
+            "WeaveServer-1.10.release.tar",
+            "WeaveServer-1.11.release.tar",
+            "WeaveServer-1.9.release.tar",
+        ]);
         const n = (await h.events()).length;
-        const res = await timed("rollback 1.10 keep 2", () => h.install(release(dir, "1.10"), 2));
-        expect(res.code).toBe(0);
+        await timed("rollback 1.10 keep 2", () => rollOut(release(dir, "1.10"), 2));
         const ev = await h.eventsSince(n);
         expect(ev.some((e) => e.startsWith("reuse 1.10"))).toBe(true);
         expect(ev.some((e) => /^(venv|pip) /.test(e))).toBe(false);
         expect(await h.readlink("/var/sync/current")).toBe("releases/1.10");
         expect(await h.readlink("/var/sync/previous")).toBe("releases/1.11");
         expect(await h.releases()).toEqual(["1.10", "1.11"]);
+        expect(await uploads()).toEqual(["WeaveServer-1.10.release.tar", "WeaveServer-1.11.release.tar"]);
         expect(await h.servedVersion()).toBe("1.10");
     });
 
     test("issue 12 item 5: a smaller keepReleases prunes even when the release is already current", async () => {
         for (const v of ["1.9", "2.0"]) {
-            const r = release(dir, v);
-            await h.uploadRelease(r);
-            expect((await h.install(r, 5)).code).toBe(0);
+            await rollOut(release(dir, v), 5);
         }
         expect(await h.releases()).toEqual(["1.10", "1.11", "1.9", "2.0"]);
         const n = (await h.events()).length;
-        const res = await h.install(release(dir, "2.0"), 2);
+        // the activate step alone runs again: its command names the new keepReleases
+        const res = await h.activate(release(dir, "2.0"), 2);
         expect(res.code).toBe(0);
         expect(res.stdout).toBe("2.0\n");
         const ev = await h.eventsSince(n);
         expect(ev).toContain("finished 2.0 (no change)");
         expect(ev).toContain("prune keep 2");
         expect(await h.releases()).toEqual(["1.9", "2.0"]);
+        expect(await built()).toEqual(["1.9", "2.0"]);
         expect(await h.readlink("/var/sync/previous")).toBe("releases/1.9");
-        expect(await incoming()).toEqual(["WeaveServer-1.9.release.tar", "WeaveServer-2.0.release.tar"]);
+        // uploads are the stage's to prune: 2.0's stage kept 1.9's and 1.10's (current and previous then)
+        expect(await uploads()).toEqual([
+            "WeaveServer-1.10.release.tar",
+            "WeaveServer-1.9.release.tar",
+            "WeaveServer-2.0.release.tar",
+        ]);
     });
 
     test("item 9: a deploy that had to start Apache leaves no lock behind in it; the next one does not wait", async () => {
+        const r = release(dir, "2.0");
         await stopApache();
-        // the install finds Apache down and starts it (apache2ctl start)
-        const res = await h.install(release(dir, "2.0"), 2);
+        // the activate finds Apache down and starts it (apache2ctl start)
+        const res = await h.activate(r, 2);
         expect(res.code).toBe(0);
         expect(await h.servedVersion()).toBe("2.0");
         expect(await apacheLockHolders()).toEqual([]);
-        // the runtime step's graceful starts Apache too when it is down and the site changed
+        // the site's graceful (a changed daemon count) starts Apache too when it is down
         await stopApache();
-        expect((await h.runtime(3)).code).toBe(0);
+        expect((await h.activate(r, 2, { processes: 3 })).code).toBe(0);
         expect(await apacheLockHolders()).toEqual([]);
-        expect((await h.runtime(2)).code).toBe(0);
+        expect((await h.activate(r, 2)).code).toBe(0);
         // every later step gets the lock at once
         const t0 = Date.now();
-        const next = await h.install(release(dir, "2.0"), 2, "SYNC_LOCK_WAIT=2");
-        expect(next.stderr).not.toContain("another deploy holds");
-        expect(next.code).toBe(0);
-        const ini = await h.ssh(`SYNC_LOCK_WAIT=2 ${iniCommand()}`, { stdin: INI_1 });
+        for (const step of [
+            () => h.stage(r, "SYNC_LOCK_WAIT=2"),
+            () => h.activate(r, 2, { prefix: "SYNC_LOCK_WAIT=2" }),
+        ]) {
+            const next = await step();
+            expect(next.stderr).not.toContain("another deploy holds");
+            expect(next.code).toBe(0);
+        }
+        const ini = await h.ini(INI_1, "SYNC_LOCK_WAIT=2");
         expect(ini.code).toBe(0);
         expect(Date.now() - t0).toBeLessThan(30_000);
         await waitFor(async () => (await h.daemonPids()).length === 2);
@@ -218,18 +264,21 @@ describe("sync-1: the main flow", () => {
 
     test("item 12: a site written but never applied (run cut off after the rename) is applied by the next run", async () => {
         const site = "/etc/apache2/sites-available/sync.conf";
+        const r = release(dir, "2.0");
         expect((await h.daemonPids()).length).toBe(2);
-        // what an interrupted `runtime 3 15` leaves: the new site in place, Apache never reloaded
+        // what an interrupted activate with 3 daemons leaves: the new site in place, Apache never reloaded
         await h.sh(`sed -i 's/ processes=2 / processes=3 /' ${site} && grep -q ' processes=3 ' ${site}`);
-        const res = await h.runtime(3);
+        const res = await h.activate(r, 2, { processes: 3 });
         expect(res.code).toBe(0);
         expect(res.stderr).toContain(
-            "[sync sync-1 runtime] Apache site is written but was never confirmed applied (an interrupted run?): applying it\n",
+            "[sync sync-1 activate] Apache site is written but was never confirmed applied (an interrupted run?): applying it\n",
         );
         await waitFor(async () => (await h.daemonPids()).length === 3);
         // applied now: the same settings again are a no-op
-        expect((await h.runtime(3)).stderr).toContain("[sync sync-1 runtime] Apache site unchanged\n");
-        expect((await h.runtime(2)).code).toBe(0);
+        expect((await h.activate(r, 2, { processes: 3 })).stderr).toContain(
+            "[sync sync-1 activate] Apache site unchanged\n",
+        );
+        expect((await h.activate(r, 2)).code).toBe(0);
         await waitFor(async () => (await h.daemonPids()).length === 2);
         expect(await h.servedVersion()).toBe("2.0");
     });
@@ -297,12 +346,13 @@ function lastLine(text: string): string {
     return lines[lines.length - 1];
 }
 
-function iniCommand(): string {
-    return renderIniCommand(h.options(300));
+async function uploads(): Promise<string[]> {
+    return (await h.sh(`ls -1A ${h.uploadsDir()}`)).split("\n").filter(Boolean).sort();
 }
 
-async function incoming(): Promise<string[]> {
-    return (await h.sh("ls -1A /var/sync/dist/incoming")).split("\n").filter(Boolean).sort();
+/** The releases root has a record of. */
+async function built(): Promise<string[]> {
+    return (await h.sh("ls -1A /var/sync/.built")).split("\n").filter(Boolean).sort();
 }
 
 async function waitFor(check: () => Promise<boolean>, ms = 30_000): Promise<void> {

@@ -80,7 +80,8 @@ test("case 9: readers during ini writes under umask 000 never see an empty or pa
 test("case 11: a deploy that hangs on the lock is killed whole by its own timeout, and never changes the host", async () => {
     const r = release(dir, "1.1.5");
     await h.uploadRelease(r);
-    // a deploy of 1.1.5 that got the lock would switch the host to it
+    expect((await h.stage(r)).code).toBe(0);
+    // an activate of 1.1.5 that got the lock would switch the host to it
     expect(await h.readlink("/var/sync/current")).toBe("releases/1.1.4");
     const before = await h.state();
     const n = (await h.events()).length;
@@ -92,9 +93,9 @@ test("case 11: a deploy that hangs on the lock is killed whole by its own timeou
     let waiting: RunResult;
     try {
         const started = Date.now();
-        res = await h.ssh(`SYNC_LOCK_WAIT=600 ${h.installCommand(r, 5, 5)}`);
+        res = await h.ssh(`SYNC_LOCK_WAIT=600 ${h.activateCommand(r, 5, { timeoutSeconds: 5 })}`);
         seconds = (Date.now() - started) / 1000;
-        waiting = await h.ssh("pgrep -f 'install[.]sh'");
+        waiting = await h.ssh("pgrep -f 'activate[.]sh'");
     } finally {
         // release the lock: a part of the deploy that survived would take it now and switch
         await h.ssh("pkill -f '^sleep 40$'");
@@ -113,31 +114,34 @@ test("case 11: a deploy that hangs on the lock is killed whole by its own timeou
     expect(await h.servedVersion()).toBe("1.1.4");
 });
 
-test("case 4: a deploy killed mid-reload converges on the next run; current always points at a complete release", async () => {
+test("case 4: a deploy killed mid-reload converges on the next run; current always points at a staged release", async () => {
     for (const version of ["1.1.5", "1.1.4"]) {
         await h.uploadRelease(release(dir, version));
+        expect((await h.stage(release(dir, version))).code).toBe(0);
     }
-    expect((await h.install(release(dir, "1.1.5"))).code).toBe(0);
+    expect((await h.activate(release(dir, "1.1.5"))).code).toBe(0);
     const before = (await h.events()).length;
     // On the host: kill the whole deploy the moment it starts reloading after the switch.
     const killer = h.spawnSsh(
         "for i in $(seq 1 3000); do tail -n +" +
             String(before + 1) +
-            " /var/sync/events.log | grep -q ' reload 1.1.4' && { pkill -KILL -f '[i]nstall[.]sh'; echo killed; exit 0; }; sleep 0.01; done; echo missed",
+            " /var/sync/events.log | grep -q ' reload 1.1.4' && { pkill -KILL -f '[a]ctivate[.]sh'; echo killed; exit 0; }; sleep 0.01; done; echo missed",
     );
     let killerOut = "";
     killer.stdout?.on("data", (chunk: Buffer) => (killerOut += chunk.toString()));
     const killerDone = new Promise((resolve) => killer.on("exit", resolve));
-    const killed = await h.install(release(dir, "1.1.4"));
+    const killed = await h.activate(release(dir, "1.1.4"));
     await killerDone;
     expect(killerOut.trim()).toBe("killed");
     expect(killed.code).not.toBe(0);
     const target = await h.readlink("/var/sync/current");
     expect(["releases/1.1.4", "releases/1.1.5"]).toContain(target);
-    expect(await h.exists(`/var/sync/${target}/.complete`)).toBe(true);
+    expect(await h.record(target.slice("releases/".length))).toBe(
+        release(dir, target.slice("releases/".length)).sha256,
+    );
     // The next run of the same deploy converges: finishes the reload, serves 1.1.4, healthy.
     const beforeRerun = (await h.events()).length;
-    const again = await h.install(release(dir, "1.1.4"));
+    const again = await h.activate(release(dir, "1.1.4"));
     expect(again.code).toBe(0);
     const steps = await h.eventsSince(beforeRerun);
     expect(steps.some((line) => line.startsWith("reload 1.1.4 (finishing an interrupted deploy)"))).toBe(
