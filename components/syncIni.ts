@@ -40,5 +40,9 @@ export function renderSyncIni(ini: IniData, secrets: IniData): string {
  * length and sha256, so a stream cut short never becomes a short /etc/sync.ini.
  */
 export function renderIniStdin(content: string): string {
+    if (!content.endsWith("\n")) {
+        // The end line must be a line of its own (renderSyncIni always ends with a newline).
+        throw new Error("the settings must end with a newline");
+    }
     return `${content}# sync-release end ${Buffer.byteLength(content, "utf8")} ${sha256(content)}\n`;
 }

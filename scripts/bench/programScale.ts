@@ -1,6 +1,7 @@
 // P5 (part): wall time and memory to evaluate the whole program under Pulumi's mocks for N
 // servers — what every preview/up costs in the language host before any remote work.
 //   usage: npx ts-node --transpile-only scripts/bench/programScale.ts [N]
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -13,6 +14,9 @@ async function main(): Promise<void> {
     fs.writeFileSync(path.join(artifactDir, "WeaveServer-1.1.4.tar.gz"), "sdist");
     fs.mkdirSync(path.join(artifactDir, "wheelhouse"));
     fs.writeFileSync(path.join(artifactDir, "wheelhouse", "packaging-24.2-py3-none-any.whl"), "wheel");
+    // The stack refuses a wheelhouse without uv's pinned wheel (the hosts build with it).
+    const uv = execFileSync("bash", [path.resolve("scripts/uv-wheel.sh")], { encoding: "utf8" }).trim();
+    fs.symlinkSync(uv, path.join(artifactDir, "wheelhouse", path.basename(uv)));
     const hostKey = ed25519KeyPairFromSeed(Buffer.alloc(32, 3), "h").publicKey;
     const servers = Array.from({ length: count }, (_, i) => ({
         name: `sync${i}`,
