@@ -8,6 +8,10 @@ import { ArtifactError, ReleaseArtifact, loadReleaseArtifact } from "./component
 import { ConfigError, RawSyncConfig, StackFile, parseSyncConfig, versionsInUse } from "./components/config";
 import { SyncFleet } from "./components/fleet";
 import { ReleaseBucket, releaseObjectKey } from "./components/releaseBucket";
+import { tunePulumiSdk } from "./components/sdkTuning";
+
+// Before any resource: what the SDK spends per resource that this program does not need.
+tunePulumiSdk(pulumi);
 
 const config = new pulumi.Config("sync");
 

@@ -152,7 +152,9 @@ export class SyncServer extends pulumi.ComponentResource {
             `${name}-bundle`,
             {
                 connection,
-                source: new pulumi.asset.FileAsset(release.bundlePath),
+                // The bundle's sha256 travels with the asset: the engine uses it instead of reading
+                // and hashing the whole file again for every server, every run.
+                source: Object.assign(new pulumi.asset.FileAsset(release.bundlePath), { hash: release.bundleSha256 }),
                 remotePath: bundleRemotePath(release.version),
                 triggers: [hostIdentity, ...releaseKey],
             },

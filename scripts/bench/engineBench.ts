@@ -164,10 +164,16 @@ function spans(events: OpEvent[]): { name: string; type: string; op: string; sta
 
 interface HostRun {
     host: string;
-    /** Engine side: the host's upload (CopyToRemote) and install command, when they ran. */
+    /** Engine side: the host's upload (CopyToRemote) and activate command, when they ran. */
     uploadSeconds: number;
     uploadOp: string;
     installCommandSeconds: number;
+    /** Engine side: the stage phase (its probe's start → its stage's end) and the activate phase (probe → activate). */
+    stageSeconds: number;
+    activateSeconds: number;
+    stage?: { start: number; end: number };
+    activate?: { start: number; end: number };
+    probes: { start: number; end: number }[];
     /** Host side: first event of this deploy → finished, and each step. */
     hostSeconds: number;
     steps: Record<string, number>;
@@ -219,7 +225,15 @@ function analyzeUp(
     const hosts: HostRun[] = Object.entries(hostLogs).map(([host, events]) => {
         const own = resourceSpans.filter((span) => belongsTo(span.name, host) && WORK_OPS.has(span.op));
         const upload = own.find((span) => span.type.endsWith("CopyToRemote"));
-        const install = own.find((span) => span.type === "command:remote:Command" && /install/.test(span.name));
+        const install = own.find((span) => span.type === "command:remote:Command" && /-activate$/.test(span.name));
+        const step = (suffix: string) => own.find((span) => span.name.endsWith(`-${suffix}`));
+        const phase = (from: string, to: string): { start: number; end: number } | undefined => {
+            const first = step(from) ?? step(to);
+            const last = step(to);
+            return first && last ? { start: first.start / 1000, end: last.end / 1000 } : undefined;
+        };
+        const stagePhase = phase("probe-stage", "stage");
+        const activatePhase = phase("probe-activate", "activate");
         const first = events[0]?.at ?? 0;
         const last = events.find((event) => event.step === "finished" || event.step === "failed")?.at ?? first;
         return {
@@ -227,6 +241,13 @@ function analyzeUp(
             uploadSeconds: upload ? round((upload.end - upload.start) / 1000) : 0,
             uploadOp: upload?.op ?? "none",
             installCommandSeconds: install ? round((install.end - install.start) / 1000) : 0,
+            stageSeconds: stagePhase ? round(stagePhase.end - stagePhase.start) : 0,
+            activateSeconds: activatePhase ? round(activatePhase.end - activatePhase.start) : 0,
+            stage: stagePhase,
+            activate: activatePhase,
+            probes: own
+                .filter((span) => /-probe-(stage|activate)$/.test(span.name))
+                .map((span) => ({ start: span.start / 1000, end: span.end / 1000 })),
             hostSeconds: round(last - first),
             steps: Object.fromEntries(Object.entries(stepSeconds(events)).map(([s, v]) => [s, round(v)])),
             start: first,
@@ -276,6 +297,7 @@ function analyzeUp(
 // The timeline picture of one `up`.
 
 const COLOURS: Record<string, string> = {
+    probe: "#000000",
     upload: "#8c564b",
     receive: "#c49c94",
     verify: "#bcbd22",
@@ -289,7 +311,8 @@ const COLOURS: Record<string, string> = {
     prune: "#9467bd",
     rollback: "#e377c2",
     ini: "#7f7f7f",
-    runtime: "#c7c7c7",
+    staged: "#f7f7f7",
+    check: "#c7c7c7",
 };
 
 function escapeXml(text: string): string {
@@ -311,7 +334,7 @@ export function timelineSvg(up: UpAnalysis, title: string): string {
         `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`,
         `<rect width="${width}" height="${height}" fill="white"/>`,
         `<text x="10" y="18" font-size="13" font-weight="bold">${escapeXml(title)}</text>`,
-        `<text x="10" y="34">wall ${up.wallSeconds} s from process start; rows: each host's steps from its /var/sync/events.log, upload from the engine's events</text>`,
+        `<text x="10" y="34">wall ${up.wallSeconds} s from process start; rows: each host's steps from its /var/sync/events.log; probes (thin black) and upload from the engine's events</text>`,
     );
     const step = total > 60 ? 10 : 5;
     for (let s = 0; s <= total; s += step) {
@@ -330,6 +353,11 @@ export function timelineSvg(up: UpAnalysis, title: string): string {
     rowsInOrder.forEach((host, index) => {
         const y = top + (index + 1) * rowHeight;
         parts.push(`<text x="10" y="${y + 15}">${escapeXml(host.host)}</text>`);
+        for (const probe of host.probes) {
+            parts.push(
+                `<rect x="${x(probe.start)}" y="${y + 8}" width="${Math.max(x(probe.end) - x(probe.start), 1)}" height="${rowHeight - 16}" fill="${COLOURS.probe}"><title>probe ${round(probe.end - probe.start)} s</title></rect>`,
+            );
+        }
         if (host.upload) {
             parts.push(
                 `<rect x="${x(host.upload.start)}" y="${y + 3}" width="${Math.max(x(host.upload.end) - x(host.upload.start), 1)}" height="${rowHeight - 6}" fill="${COLOURS.upload}"><title>upload ${round(host.upload.end - host.upload.start)} s</title></rect>`,
@@ -345,7 +373,7 @@ export function timelineSvg(up: UpAnalysis, title: string): string {
     });
     const legend = Object.entries(COLOURS);
     legend.forEach(([name, colour], index) => {
-        const lx = left + index * 62;
+        const lx = left + index * 56;
         const ly = top + rows * rowHeight + 30;
         parts.push(
             `<rect x="${lx}" y="${ly}" width="10" height="10" fill="${colour}"/>`,
@@ -435,6 +463,66 @@ function p2Summary(upgrades: UpAnalysis[], rollbacks: UpAnalysis[]): Record<stri
     };
 }
 
+/**
+ * P3: one upgrade `up` per batch size, each against the physical limit of a safe rolling deploy:
+ * the slowest host's stage phase (probe + upload + stage, engine spans) plus ceil(N/b) × the
+ * median activate phase (probe + activate), all measured in the same `up`.
+ */
+async function p3Runs(
+    stack: BenchStack,
+    names: string[],
+    svgDir: string,
+    app: string,
+    plan: [number, string][],
+): Promise<{ rows: Record<string, unknown>[]; ups: UpAnalysis[] }> {
+    const rows: Record<string, unknown>[] = [];
+    const ups: UpAnalysis[] = [];
+    for (const [batchSize, version] of plan) {
+        const up = await measuredUp(stack, names, `P3 ${app} batch ${batchSize}`, version, batchSize);
+        ups.push(up);
+        const slowestStage = Math.max(...up.hosts.map((h) => h.stageSeconds));
+        const activation = median(up.hosts.map((h) => h.activateSeconds));
+        const waves = Math.ceil(names.length / batchSize);
+        const limit = slowestStage + waves * activation;
+        const firstStart = Math.min(...up.hosts.map((h) => h.stage?.start ?? Number.POSITIVE_INFINITY));
+        const lastEnd = Math.max(...up.hosts.map((h) => h.activate?.end ?? 0));
+        const lastStageEnd = Math.max(...up.hosts.map((h) => h.stage?.end ?? 0));
+        const firstSwitch = Math.min(
+            ...up.hosts.map((h) => h.events.find((e) => e.step === "switch")?.at ?? Number.POSITIVE_INFINITY),
+        );
+        const svg = `p3-${app}-batch${batchSize}.svg`;
+        fs.mkdirSync(svgDir, { recursive: true });
+        fs.writeFileSync(
+            path.join(svgDir, svg),
+            timelineSvg(
+                up,
+                `P3 (${app} app): pulumi up ${version} on ${names.length} hosts, batchSize ${batchSize} (${up.commandPlugin} command plugin)`,
+            ),
+        );
+        rows.push({
+            app,
+            batchSize,
+            version,
+            wallSeconds: up.wallSeconds,
+            slowestStageSeconds: round(slowestStage),
+            medianActivateSeconds: round(activation),
+            waves,
+            limitSeconds: round(limit),
+            ratio: round(up.wallSeconds / limit),
+            rolloutSeconds: round(lastEnd - firstStart),
+            rolloutRatio: round((lastEnd - firstStart) / limit),
+            // 0 or less: no host switched before every host had staged
+            firstSwitchAfterLastStagedSeconds: round(firstSwitch - lastStageEnd),
+            beforeFirstResourceSeconds: round(up.runnerLoadSeconds + up.stackOpenSeconds + up.programStartSeconds),
+            tailSeconds: up.tailSeconds,
+            pipSecondsPerHost: round(median(up.hosts.map((h) => h.steps.pip ?? 0))),
+            svg,
+            peakMb: up.peakMb,
+        });
+    }
+    return { rows, ups };
+}
+
 async function fleet8(out: string, releases: string, svgDir: string, compiledDir?: string): Promise<void> {
     const names = loadFleet(FLEET_STATE).servers.map((s) => s.name);
     const work = path.join(path.dirname(out), "stack8");
@@ -463,44 +551,11 @@ async function fleet8(out: string, releases: string, svgDir: string, compiledDir
     const sshdAfter = await sshdLogLines(names);
 
     // P3: upgrades at batch sizes 1, 2, 8.
-    const p3: Record<string, unknown>[] = [];
-    const p3Ups: UpAnalysis[] = [];
-    for (const [batchSize, version] of [
+    const { rows: p3, ups: p3Ups } = await p3Runs(stack, names, svgDir, "sample", [
         [1, "1.1.5"],
         [2, "1.9"],
         [8, "1.10"],
-    ] as [number, string][]) {
-        const up = await measuredUp(stack, names, `P3 batch ${batchSize}`, version, batchSize);
-        p3Ups.push(up);
-        const perHost = median(up.hosts.map((h) => h.uploadSeconds + h.hostSeconds));
-        const limit = Math.ceil(names.length / batchSize) * perHost;
-        const svg = `p3-batch${batchSize}.svg`;
-        fs.mkdirSync(svgDir, { recursive: true });
-        fs.writeFileSync(
-            path.join(svgDir, svg),
-            timelineSvg(
-                up,
-                `P3: pulumi up ${version} on ${names.length} hosts, batchSize ${batchSize} (stand-in command plugin)`,
-            ),
-        );
-        p3.push({
-            batchSize,
-            version,
-            wallSeconds: up.wallSeconds,
-            oneHostSeconds: round(perHost),
-            oneHostUploadSeconds: round(median(up.hosts.map((h) => h.uploadSeconds))),
-            oneHostInstallSeconds: round(median(up.hosts.map((h) => h.hostSeconds))),
-            limitSeconds: round(limit),
-            ratio: round(up.wallSeconds / limit),
-            beforeFirstResourceSeconds: round(up.runnerLoadSeconds + up.stackOpenSeconds + up.programStartSeconds),
-            tailSeconds: up.tailSeconds,
-            hostSpanSeconds: round(
-                Math.max(...up.hosts.map((h) => h.end)) - Math.min(...up.hosts.map((h) => h.upload?.start ?? h.start)),
-            ),
-            svg,
-            peakMb: up.peakMb,
-        });
-    }
+    ]);
 
     // P2 on 8 hosts: an upgrade, then the rollback to the release it replaced (kept on every host).
     const upgrade = await measuredUp(stack, names, "P2 upgrade (8)", "1.11", 1);

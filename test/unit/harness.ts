@@ -31,6 +31,8 @@ export interface Recorded {
     custom: boolean;
     inputs: Record<string, any>;
     opts: RecordedOptions;
+    /** The inputs as the program passed them, before the SDK serialized them (assets as objects). */
+    props: Record<string, any>;
 }
 
 /** The outcome of one program run. */
@@ -74,8 +76,13 @@ export async function runProgram(
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const pulumi: typeof pulumiType = require("@pulumi/pulumi");
     const inputs = new Map<string, Record<string, any>>();
-    const declared: { resource: pulumiType.Resource; type: string; name: string; opts: pulumiType.ResourceOptions }[] =
-        [];
+    const declared: {
+        resource: pulumiType.Resource;
+        type: string;
+        name: string;
+        opts: pulumiType.ResourceOptions;
+        props: Record<string, any>;
+    }[] = [];
     pulumi.runtime.setAllConfig(config, secretKeys);
     await pulumi.runtime.setMocks(
         programMocks((type, name, args) => inputs.set(`${type}::${name}`, args), options.commandStdout),
@@ -94,6 +101,9 @@ export async function runProgram(
         warnings.push(args.map(String).join(" "));
     });
     const cwd = process.cwd();
+    // The program shortens stack traces for the SDK's sake (components/sdkTuning.ts); jest's own
+    // reports keep theirs.
+    const stackTraceLimit = Error.stackTraceLimit;
     let program: Record<string, unknown> = {};
     let failure: unknown = undefined;
     try {
@@ -101,7 +111,13 @@ export async function runProgram(
         process.chdir(projectDir);
         await pulumi.runtime.runInPulumiStack(async () => {
             pulumi.runtime.registerStackTransformation((args) => {
-                declared.push({ resource: args.resource, type: args.type, name: args.name, opts: args.opts });
+                declared.push({
+                    resource: args.resource,
+                    type: args.type,
+                    name: args.name,
+                    opts: args.opts,
+                    props: args.props,
+                });
                 return undefined;
             });
             try {
@@ -116,6 +132,7 @@ export async function runProgram(
     } finally {
         process.chdir(cwd);
         warn.mockRestore();
+        Error.stackTraceLimit = stackTraceLimit;
     }
     if (failure !== undefined) {
         await pulumi.runtime.disconnect();
@@ -145,6 +162,7 @@ export async function runProgram(
             key,
             custom: pulumi.CustomResource.isInstance(d.resource),
             inputs: inputs.get(key) ?? {},
+            props: d.props,
             opts: {
                 parent: d.opts.parent && keyOf.has(d.opts.parent) ? nameOf(d.opts.parent) : undefined,
                 dependsOn: (Array.isArray(dependsOn) ? dependsOn : [dependsOn]).map(nameOf),

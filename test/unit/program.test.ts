@@ -120,7 +120,7 @@ describe("the prod stack under mocks", () => {
         expect(object.inputs.checksumAlgorithm).toBe("SHA256");
     });
 
-    test("stages and activations are keyed on the host, version and sha256s, each one short command", () => {
+    test("stages and activations are keyed on the host, version and sha256s, each one short command", async () => {
         for (const server of SERVERS) {
             const stage = named(run, `sync-${server}-stage`);
             const upload = named(run, `sync-${server}-bundle`);
@@ -143,6 +143,14 @@ describe("the prod stack under mocks", () => {
                 ),
             );
             expect(upload.inputs.remotePath).toBe(".sync-release/WeaveServer-1.1.4.release.tar");
+            // the asset carries its sha256: the engine does not read and hash the bundle per server
+            const asset = upload.props.source;
+            expect(asset.hash).toBe(bundleSha);
+            const serialized = await run.pulumi.runtime.serializeProperty("source", asset, new Set());
+            expect(serialized).toMatchObject({
+                hash: bundleSha,
+                path: asset.path instanceof Promise ? await asset.path : asset.path,
+            });
             for (const step of [stage, activate, named(run, `sync-${server}-ini`)]) {
                 expect([step.name, step.inputs.create.length < 400]).toEqual([step.name, true]);
             }
