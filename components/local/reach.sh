@@ -31,7 +31,7 @@ dir=$(mktemp -d "$scratch/sync-reach.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 
 sync_reach() {
-    local pattern=$host status started
+    local pattern=$host status started error
     cat >"$dir/key"
     # known_hosts names a host on another port as [host]:port.
     [[ $port == 22 ]] || pattern="[$host]:$port"
@@ -48,8 +48,11 @@ sync_reach() {
         printf '%s answers SSH (%ss)\n' "$server" "$((SECONDS - started))"
         return 0
     fi
-    if [[ $status -eq 124 || $status -eq 137 ]]; then
-        reach_die "$host:$port did not complete an SSH login within ${seconds}s (it accepts connections but sshd does not answer: frozen or overloaded?); later hosts are not started"
+    # ssh's last line says what failed (the lines before it are banners and warnings).
+    error=$({ grep -v '^[[:space:]@]*$' "$dir/err" || true; } | tail -n 1 | tr -s '[:space:]' ' ' | cut -c1-200)
+    error=${error% }
+    if [[ $status -eq 124 || $status -eq 137 || $error == *"banner exchange"* ]]; then
+        reach_die "$host:$port accepts connections but its sshd does not answer within ${seconds}s (frozen or overloaded?): ${error:-no answer}; later hosts are not started"
     fi
-    reach_die "ssh to $host:$port failed ($(tr '\n' ' ' <"$dir/err" | cut -c1-300)); later hosts are not started"
+    reach_die "ssh to $host:$port failed: ${error:-exit status $status}; later hosts are not started"
 }

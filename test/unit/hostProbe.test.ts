@@ -91,17 +91,39 @@ test("a host that accepts the connection and never answers (frozen sshd): fails 
     expect(r.status).toBe(1);
     expect(r.seconds).toBeLessThan(10);
     expect(r.stderr).toBe(
-        "[sync sync-2 probe] ERROR: 198.18.1.12:2222 did not complete an SSH login within 2s (it accepts connections but sshd does not answer: frozen or overloaded?); later hosts are not started",
+        "[sync sync-2 probe] ERROR: 198.18.1.12:2222 accepts connections but its sshd does not answer within 2s (frozen or overloaded?): no answer; later hosts are not started",
     );
     const keyFile = r.args[r.args.indexOf("-i") + 1];
     expect(fs.existsSync(path.dirname(keyFile))).toBe(false);
 });
 
-test("ssh's own failure (refused, wrong host key) is passed on in one line", () => {
-    const r = probeWith("echo 'Host key verification failed.' >&2; echo 'second line' >&2; exit 255", PROBE_SECONDS);
+test("ssh's own failure (a changed host key) is passed on as its last line, after its banner", () => {
+    const r = probeWith(
+        [
+            "echo '@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@' >&2",
+            "echo '@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @' >&2",
+            "echo 'IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!' >&2",
+            "echo 'Host key verification failed.' >&2",
+            "exit 255",
+        ].join("; "),
+        PROBE_SECONDS,
+    );
     expect(r.status).toBe(1);
     expect(r.stderr).toBe(
-        "[sync sync-2 probe] ERROR: ssh to 198.18.1.12:2222 failed (Host key verification failed. second line ); later hosts are not started",
+        "[sync sync-2 probe] ERROR: ssh to 198.18.1.12:2222 failed: Host key verification failed.; later hosts are not started",
+    );
+});
+
+test("a frozen sshd that ssh itself gives up on (its connect bound covers the banner) reads as frozen", () => {
+    const r = probeWith("echo 'Connection timed out during banner exchange' >&2; exit 255", 2);
+    expect(r.stderr).toBe(
+        "[sync sync-2 probe] ERROR: 198.18.1.12:2222 accepts connections but its sshd does not answer within 2s (frozen or overloaded?): Connection timed out during banner exchange; later hosts are not started",
+    );
+});
+
+test("a failure with nothing on stderr still says how ssh exited", () => {
+    expect(probeWith("exit 255", 5).stderr).toBe(
+        "[sync sync-2 probe] ERROR: ssh to 198.18.1.12:2222 failed: exit status 255; later hosts are not started",
     );
 });
 
