@@ -15,8 +15,9 @@
 # Sources: test/fixtures/weave-server (see its README.md). Build tools and wheels come from
 # PyPI once and are cached under ${SYNC_RELEASE_CACHE:-$HOME/.cache/sync-release}; the whole
 # output is cached by a hash of the fixture sources and this script, so reruns are offline
-# and copy the cached tree. Tarballs are normalized (sorted members, fixed mtimes, no gzip
-# timestamp), so a rebuild from the same sources gives byte-identical files.
+# and copy the cached tree. Tarballs are normalized (scripts/release/normalize_sdist.py: sorted
+# members, fixed mtimes, no gzip timestamp), so a rebuild from the same sources gives
+# byte-identical files.
 # Env: SYNC_BUILD_PYTHON (default python3, must be 3.11+), SYNC_RELEASE_CACHE.
 set -euo pipefail
 
@@ -29,6 +30,7 @@ usage() {
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$SCRIPT_DIR")
 FIXTURE=$ROOT/test/fixtures/weave-server
+NORMALIZE=$ROOT/scripts/release/normalize_sdist.py
 CACHE=${SYNC_RELEASE_CACHE:-$HOME/.cache/sync-release}
 PYTHON=${SYNC_BUILD_PYTHON:-python3}
 OUTDIR=$1
@@ -76,6 +78,7 @@ SRC_KEY=$(
   {
     (cd "$FIXTURE" && fixture_files | xargs -0 sha256sum)
     sha256sum <"${BASH_SOURCE[0]}"
+    sha256sum <"$NORMALIZE"
     "$PYTHON" -c 'import sys; print(sys.version_info[:2])'
   } | sha256_of_stdin
 )
@@ -126,7 +129,7 @@ build_sdist() {
     die "sdist build of $version failed: $(tail -n 20 "$STAGE/build-$version.log")"
   local sdist=$dest/WeaveServer-$version.tar.gz
   [[ -f $sdist ]] || die "expected $sdist, got: $(ls "$dest")"
-  "$BUILD_PY" "$FIXTURE/tools/normalize_sdist.py" "$sdist"
+  "$BUILD_PY" "$NORMALIZE" "$sdist"
 }
 
 build_all() {
