@@ -1,4 +1,7 @@
-/** Three tiers: unit (mocks, pure functions), fleet (real hosts over SSH), engine (real Pulumi CLI). */
+/**
+ * Four tiers: unit (mocks, pure functions), fleet (real hosts over SSH), engine (real Pulumi CLI),
+ * release (the release command building in the fleet's rootfs, one install on a fleet host).
+ */
 const tier = (name) => ({
     displayName: name,
     preset: "ts-jest",
@@ -11,5 +14,5 @@ const tier = (name) => ({
 module.exports = {
     // A tier-level timeout is not a per-project option; the fleet harness sets its own too.
     testTimeout: 900000,
-    projects: [tier("unit"), tier("fleet"), tier("engine")],
+    projects: [tier("unit"), tier("fleet"), tier("engine"), tier("release")],
 };

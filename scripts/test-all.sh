@@ -1,22 +1,25 @@
 #!/usr/bin/env bash
-# Every test tier, in order: static checks, unit (mocks), fleet (real hosts over SSH), engine
-# (the local stack under the Pulumi CLI built from its Go module). Each tier that needs hosts
-# starts a fresh local fleet of its own and stops it again, whatever happens. Needs root.
-#   usage: scripts/test-all.sh [static|unit|fleet|engine ...]     (default: all)
+# Every test tier, in order: static checks, unit (mocks), release (the release command, building
+# in the fleet's rootfs), fleet (real hosts over SSH), engine (the local stack under the Pulumi CLI
+# built from its Go module). Each tier that needs hosts starts a fresh local fleet of its own and
+# stops it again, whatever happens. Needs root.
+#   usage: scripts/test-all.sh [static|unit|release|fleet|engine ...]     (default: all)
 # Fleet ids (scripts/fleet.sh SYNC_FLEET_ID): SYNC_TEST_FLEET_ID for the fleet tier (default 0),
-# SYNC_TEST_ENGINE_FLEET_ID for the engine tier (default 1); the fleet selftest also starts the
-# first free id after the fleet tier's.
+# SYNC_TEST_ENGINE_FLEET_ID for the engine tier (default 1), SYNC_TEST_RELEASE_FLEET_ID for the
+# release tier (default 2); the fleet selftest also starts the first free id after the fleet tier's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tiers=("$@")
-[[ ${#tiers[@]} -gt 0 ]] || tiers=(static unit fleet engine)
+[[ ${#tiers[@]} -gt 0 ]] || tiers=(static unit release fleet engine)
 fleet_id=${SYNC_TEST_FLEET_ID:-0}
 engine_fleet_id=${SYNC_TEST_ENGINE_FLEET_ID:-1}
+release_fleet_id=${SYNC_TEST_RELEASE_FLEET_ID:-2}
 results=$(mktemp -d)
 stop_fleets() {
     SYNC_FLEET_ID=$fleet_id scripts/fleet.sh stop >/dev/null 2>&1 || true
     SYNC_FLEET_ID=$engine_fleet_id scripts/fleet.sh stop >/dev/null 2>&1 || true
+    SYNC_FLEET_ID=$release_fleet_id scripts/fleet.sh stop >/dev/null 2>&1 || true
 }
 trap 'stop_fleets; rm -rf "$results"' EXIT
 
@@ -36,6 +39,15 @@ for tier in "${tiers[@]}"; do
         ;;
     unit)
         run_jest unit
+        ;;
+    release)
+        # One fleet host: a release with a compiled dependency is installed on it offline.
+        export SYNC_FLEET_ID=$release_fleet_id
+        scripts/fleet.sh stop
+        scripts/fleet.sh start 1
+        run_jest release
+        scripts/fleet.sh stop
+        unset SYNC_FLEET_ID
         ;;
     fleet)
         export SYNC_FLEET_ID=$fleet_id
@@ -59,7 +71,7 @@ for tier in "${tiers[@]}"; do
         unset SYNC_FLEET_ID
         ;;
     *)
-        echo "unknown tier '$tier' (unit, fleet, engine, static)" >&2
+        echo "unknown tier '$tier' (static, unit, release, fleet, engine)" >&2
         exit 2
         ;;
     esac
