@@ -9,7 +9,8 @@
 # OUTDIR/broken/WeaveServer-3.2.tar.gz   /__heartbeat__ always 503
 # OUTDIR/broken/WeaveServer-3.3.tar.gz   truncated bytes of a real 3.3 sdist
 # OUTDIR/broken/WeaveServer-3.4.tar.gz   requires six==1.17.0, which the wheelhouse lacks
-# OUTDIR/wheelhouse/                     runtime deps + build backend wheels (offline installs)
+# OUTDIR/wheelhouse/                     runtime deps + build backend wheels (offline installs), and
+#                                        the uv wheel components/remote/layout.sh pins (sha256-checked)
 # OUTDIR/SHA256SUMS                      `sha256sum -c` format, paths relative to OUTDIR
 #
 # Sources: test/fixtures/weave-server (see its README.md). Build tools and wheels come from
@@ -17,7 +18,7 @@
 # output is cached by a hash of the fixture sources and this script, so reruns are offline
 # and copy the cached tree. Tarballs are normalized (scripts/release/normalize_sdist.py: sorted
 # members, fixed mtimes, no gzip timestamp), so a rebuild from the same sources gives
-# byte-identical files.
+# byte-identical files — the very bytes `npm run release` makes of them (the release tier checks).
 # Env: SYNC_BUILD_PYTHON (default python3, must be 3.11+), SYNC_RELEASE_CACHE.
 set -euo pipefail
 
@@ -49,6 +50,10 @@ die() {
   log "error: $*"
   exit 1
 }
+
+# The uv wheel the hosts build releases with: SYNC_UV_VERSION, SYNC_UV_WHEEL, SYNC_UV_SHA256.
+# shellcheck source=components/remote/layout.sh
+source "$ROOT/components/remote/layout.sh"
 
 command -v "$PYTHON" >/dev/null || die "$PYTHON not found (set SYNC_BUILD_PYTHON)"
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
@@ -83,7 +88,7 @@ SRC_KEY=$(
   } | sha256_of_stdin
 )
 TOOLS_KEY=$(printf '%s\n' "$BUILD_PKG" "${BACKEND_PINS[@]}" "$("$PYTHON" -c 'import sys; print(sys.version)')" | sha256_of_stdin)
-WHEELS_KEY=$(printf '%s\n' "${BACKEND_PINS[@]}" "${RUNTIME_PINS[@]}" | sha256_of_stdin)
+WHEELS_KEY=$(printf '%s\n' "${BACKEND_PINS[@]}" "${RUNTIME_PINS[@]}" "$SYNC_UV_WHEEL" "$SYNC_UV_SHA256" | sha256_of_stdin)
 
 mkdir -p "$CACHE"
 exec 9>"$CACHE/.build-releases.lock"
@@ -102,16 +107,22 @@ ensure_buildtools() {
   BUILD_PY=$dir/bin/python
 }
 
-# Wheels for Python 3.11: the runtime deps and the build backend (pip's build isolation).
+# Wheels for Python 3.11: the runtime deps and the build backend (pip's build isolation), and
+# the pinned uv for the hosts' platform, checked against its sha256.
 ensure_wheels() {
-  local dir=$CACHE/wheels/$WHEELS_KEY
+  local dir=$CACHE/wheels/$WHEELS_KEY uv_sha
   if [[ ! -f $dir/.complete ]]; then
-    log "downloading wheels: ${BACKEND_PINS[*]} ${RUNTIME_PINS[*]}"
+    log "downloading wheels: ${BACKEND_PINS[*]} ${RUNTIME_PINS[*]} uv==$SYNC_UV_VERSION"
     rm -rf "$dir"
     mkdir -p "$dir"
     "$PYTHON" -m pip download -q --only-binary=:all: --python-version 3.11 \
       --implementation py --abi none --platform any \
       -d "$dir" "${BACKEND_PINS[@]}" "${RUNTIME_PINS[@]}"
+    "$PYTHON" -m pip download -q --only-binary=:all: --no-deps --python-version 3.11 \
+      --platform manylinux_2_17_x86_64 -d "$dir" "uv==$SYNC_UV_VERSION"
+    [[ -f $dir/$SYNC_UV_WHEEL ]] || die "pip download of uv==$SYNC_UV_VERSION gave $(ls "$dir"), not $SYNC_UV_WHEEL"
+    uv_sha=$(sha256_of_stdin <"$dir/$SYNC_UV_WHEEL")
+    [[ $uv_sha == "$SYNC_UV_SHA256" ]] || die "$SYNC_UV_WHEEL has sha256 $uv_sha, layout.sh pins $SYNC_UV_SHA256"
     touch "$dir/.complete"
   fi
   WHEELS_DIR=$dir
