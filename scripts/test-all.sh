@@ -7,8 +7,11 @@
 # Fleet ids (scripts/fleet.sh SYNC_FLEET_ID): SYNC_TEST_FLEET_ID for the fleet tier (default 0),
 # SYNC_TEST_ENGINE_FLEET_ID for the engine tier (default 1), SYNC_TEST_RELEASE_FLEET_ID for the
 # release tier (default 2); the fleet selftest also starts the first free id after the fleet tier's.
+# Runs scripts/setup-machine.sh first, whichever tiers are asked for.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# First what the tiers need on this machine (apt packages, Go, node_modules, engine, rootfs).
+bash scripts/setup-machine.sh
 
 tiers=("$@")
 [[ ${#tiers[@]} -gt 0 ]] || tiers=(static unit release fleet engine)
@@ -62,7 +65,8 @@ for tier in "${tiers[@]}"; do
         # The Pulumi CLI and the command plugin stand-in (and its own tests), then the local
         # stack under the engine on a fleet of its own.
         bash scripts/build-engine.sh
-        (cd tools/command-standin && PATH=$PATH:/usr/local/go/bin GOFLAGS="-mod=readonly -buildvcs=false -trimpath" go test -count=1 ./...)
+        (cd tools/command-standin && PATH=$PATH:/usr/local/go/bin GOTOOLCHAIN=${GOTOOLCHAIN:-auto} \
+            GOFLAGS="-mod=readonly -buildvcs=false -trimpath" go test -count=1 ./...)
         export SYNC_FLEET_ID=$engine_fleet_id
         scripts/fleet.sh stop
         scripts/fleet.sh start 3
