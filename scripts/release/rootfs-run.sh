@@ -137,7 +137,10 @@ main() {
     local rootfs scratch status=0
     rootfs=$("$HERE/../fleet-rootfs.sh") || die "no rootfs (scripts/fleet-rootfs.sh failed)"
     [[ -x $rootfs/usr/bin/python3.11 ]] || die "$rootfs has no /usr/bin/python3.11"
-    scratch=$(mktemp -d "${TMPDIR:-/tmp}/sync-release-rootfs.XXXXXX")
+    # The overlay's upper layer on /run, as the fleet's hosts have theirs: /tmp may itself be an
+    # overlay (containers), which an upper layer can't be on.
+    mkdir -p /run/sync-release
+    scratch=$(mktemp -d /run/sync-release/rootfs.XXXXXX)
     # The mounts live in the child's mount namespace only, so this removes plain files.
     trap 'rm -rf --one-file-system "$scratch"' EXIT
     mkdir "$scratch/upper" "$scratch/work" "$scratch/merged"

@@ -99,7 +99,7 @@ def has_tests(src):
 
 
 def inspect(args):
-    """What pyproject.toml says about the release: tests, settings, build requirements."""
+    """What pyproject.toml says about the release: its name, [tool.sync-release], its tests."""
     path = os.path.join(args.src, "pyproject.toml")
     try:
         with open(path, "rb") as fh:
@@ -109,11 +109,12 @@ def inspect(args):
     except tomllib.TOMLDecodeError as exc:
         raise StageError("pyproject.toml is not valid TOML: %s" % exc)
     project = data.get("project", {})
+    tool = data.get("tool", {})
     extras = project.get("optional-dependencies", {}) if isinstance(project, dict) else {}
     test_extra = next((e for e in ("test", "tests") if e in extras), None)
     return {
         "name": project.get("name") if isinstance(project, dict) else None,
-        "tool": data.get("tool", {}).get("sync-release"),
+        "tool": tool.get("sync-release") if isinstance(tool, dict) else None,
         "hasTests": has_tests(args.src),
         "testExtra": test_extra,
         "testExtraHasPytest": bool(
@@ -130,7 +131,10 @@ def test(args):
     env = dict(os.environ, PATH="%s:%s" % (os.path.dirname(python), os.environ["PATH"]), VIRTUAL_ENV=args.venv)
     log("running the tests: %s" % " ".join(args.command))
     started = time.monotonic()
-    code = subprocess.run(args.command, cwd=args.src, env=env, stdin=subprocess.DEVNULL).returncode
+    try:
+        code = subprocess.run(args.command, cwd=args.src, env=env, stdin=subprocess.DEVNULL).returncode
+    except OSError as exc:
+        raise StageError("the test command %s could not run: %s" % (" ".join(args.command), exc.strerror))
     if code != 0:
         raise StageError("the tests failed (%s exited %d)" % (" ".join(args.command), code))
     return {"seconds": round(time.monotonic() - started, 1)}
