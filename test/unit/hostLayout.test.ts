@@ -63,6 +63,9 @@ describe("parseLayout: the host layout, owned by the scripts", () => {
             "SYNC_BUNDLE_WHEELS",
             "SYNC_VERSION_RE",
             "SYNC_WSGI_COUNT_RE",
+            "SYNC_UV_VERSION",
+            "SYNC_UV_WHEEL",
+            "SYNC_UV_SHA256",
         ]);
         expect(bashValues(LAYOUT_FILE, Object.keys(parsed))).toEqual(parsed);
     });
