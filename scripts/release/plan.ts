@@ -263,6 +263,12 @@ export function releaseNames(built: BuiltSdist): ReleaseNames {
     if (problem) {
         throw new ReleaseError(problem);
     }
+    // The name travels to the steps and into paths: PEP 508's form only.
+    if (!/^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?$/.test(built.name)) {
+        throw new ReleaseError(
+            `the sdist's metadata names the project ${JSON.stringify(built.name)}, not a valid distribution name`,
+        );
+    }
     const version = built.version;
     const expectedSuffix = `-${version}.tar.gz`;
     if (

@@ -228,6 +228,10 @@ describe("releaseNames", () => {
         ],
         [{ file: "Other-1.2.0.tar.gz" }, "the build wrote Other-1.2.0.tar.gz, not an sdist of WeaveServer 1.2.0"],
         [
+            { name: "../x", file: "../x-1.2.0.tar.gz" },
+            `the sdist's metadata names the project "../x", not a valid distribution name`,
+        ],
+        [
             { file: "WeaveServer-1.2.1.tar.gz" },
             "the build wrote WeaveServer-1.2.1.tar.gz, not an sdist of WeaveServer 1.2.0",
         ],
