@@ -1,5 +1,6 @@
 /**
- * Tiers: unit (mocks, pure functions), fleet (real hosts over SSH), engine (real Pulumi CLI), and
+ * Tiers: unit (mocks, pure functions), fleet (real hosts over SSH), engine (real Pulumi CLI),
+ * release (the release command building in the fleet's rootfs, one install on a fleet host), and
  * engine-cli: the plain `pulumi up` of a project copy (test/engine/plainCli.test.ts), which needs a
  * fresh fleet of its own, so scripts/test-all.sh runs it after the engine tier on a new fleet.
  */
@@ -21,5 +22,6 @@ module.exports = {
         tier("fleet"),
         tier("engine", { ignore: ["/plainCli\\.test\\.ts$"] }),
         tier("engine-cli", { dir: "engine", testMatch: ["**/plainCli.test.ts"] }),
+        tier("release"),
     ],
 };

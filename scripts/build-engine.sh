@@ -28,7 +28,7 @@ die() { printf '[build-engine] error: %s\n' "$*" >&2; exit 1; }
 if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then
   PATH=/usr/local/go/bin:$PATH
 fi
-command -v go >/dev/null 2>&1 || die "go not found on PATH (Go >= 1.25.11 is needed)"
+command -v go >/dev/null 2>&1 || die "go not found on PATH (Go >= 1.21 is needed; scripts/setup-machine.sh installs one)"
 command -v flock >/dev/null 2>&1 || die "flock not found (apt-get install util-linux)"
 
 # shellcheck source-path=SCRIPTDIR source=../tools/engine/versions.env
@@ -37,6 +37,9 @@ command -v flock >/dev/null 2>&1 || die "flock not found (apt-get install util-l
 
 # Reproducible module resolution: go.mod/go.sum are the only source of versions.
 export GOFLAGS="-mod=readonly -buildvcs=false -trimpath"
+# An older Go (>= 1.21, e.g. bookworm-backports') fetches the toolchain go.mod names through the
+# module proxy; Debian's and some machines' go.env say local, which would refuse instead.
+export GOTOOLCHAIN=${GOTOOLCHAIN:-auto}
 
 pinned=$(cd "$module_dir" && go list -m -f '{{.Version}}' github.com/pulumi/pulumi/pkg/v3)
 [[ "$pinned" == "$PULUMI_ENGINE_VERSION" ]] ||

@@ -9,16 +9,16 @@
 # OUTDIR/broken/WeaveServer-3.2.tar.gz   /__heartbeat__ always 503
 # OUTDIR/broken/WeaveServer-3.3.tar.gz   truncated bytes of a real 3.3 sdist
 # OUTDIR/broken/WeaveServer-3.4.tar.gz   requires six==1.17.0, which the wheelhouse lacks
-# OUTDIR/wheelhouse/                     runtime deps + build backend wheels (offline installs)
-#                                        + uv's pinned wheel (components/remote/layout.sh), which
-#                                        the hosts build every release with
+# OUTDIR/wheelhouse/                     runtime deps + build backend wheels (offline installs), and
+#                                        the uv wheel components/remote/layout.sh pins (sha256-checked)
 # OUTDIR/SHA256SUMS                      `sha256sum -c` format, paths relative to OUTDIR
 #
 # Sources: test/fixtures/weave-server (see its README.md). Build tools and wheels come from
 # PyPI once and are cached under ${SYNC_RELEASE_CACHE:-$HOME/.cache/sync-release}; the whole
 # output is cached by a hash of the fixture sources and this script, so reruns are offline
-# and copy the cached tree. Tarballs are normalized (sorted members, fixed mtimes, no gzip
-# timestamp), so a rebuild from the same sources gives byte-identical files.
+# and copy the cached tree. Tarballs are normalized (scripts/release/normalize_sdist.py: sorted
+# members, fixed mtimes, no gzip timestamp), so a rebuild from the same sources gives
+# byte-identical files — the very bytes `npm run release` makes of them (the release tier checks).
 # Env: SYNC_BUILD_PYTHON (default python3, must be 3.11+), SYNC_RELEASE_CACHE.
 set -euo pipefail
 
@@ -31,6 +31,7 @@ usage() {
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$SCRIPT_DIR")
 FIXTURE=$ROOT/test/fixtures/weave-server
+NORMALIZE=$ROOT/scripts/release/normalize_sdist.py
 CACHE=${SYNC_RELEASE_CACHE:-$HOME/.cache/sync-release}
 PYTHON=${SYNC_BUILD_PYTHON:-python3}
 OUTDIR=$1
@@ -49,6 +50,10 @@ die() {
   log "error: $*"
   exit 1
 }
+
+# The uv wheel the hosts build releases with: SYNC_UV_VERSION, SYNC_UV_WHEEL, SYNC_UV_SHA256.
+# shellcheck source=components/remote/layout.sh
+source "$ROOT/components/remote/layout.sh"
 
 command -v "$PYTHON" >/dev/null || die "$PYTHON not found (set SYNC_BUILD_PYTHON)"
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
@@ -78,13 +83,13 @@ SRC_KEY=$(
   {
     (cd "$FIXTURE" && fixture_files | xargs -0 sha256sum)
     sha256sum <"${BASH_SOURCE[0]}"
+    sha256sum <"$NORMALIZE"
     "$PYTHON" -c 'import sys; print(sys.version_info[:2])'
   } | sha256_of_stdin
 )
 TOOLS_KEY=$(printf '%s\n' "$BUILD_PKG" "${BACKEND_PINS[@]}" "$("$PYTHON" -c 'import sys; print(sys.version)')" | sha256_of_stdin)
-# uv's wheel, as the host layout pins it (scripts/uv-wheel.sh fetches it).
-UV_WHEEL=$(bash -c 'source "$1"; printf "%s %s" "$SYNC_UV_WHEEL" "$SYNC_UV_SHA256"' _ "$ROOT/components/remote/layout.sh")
-WHEELS_KEY=$(printf '%s\n' "${BACKEND_PINS[@]}" "${RUNTIME_PINS[@]}" "$UV_WHEEL" | sha256_of_stdin)
+# uv's wheel, as the host layout pins it (scripts/uv-wheel.sh fetches and checks it).
+WHEELS_KEY=$(printf '%s\n' "${BACKEND_PINS[@]}" "${RUNTIME_PINS[@]}" "$SYNC_UV_WHEEL" "$SYNC_UV_SHA256" | sha256_of_stdin)
 
 mkdir -p "$CACHE"
 exec 9>"$CACHE/.build-releases.lock"
@@ -103,11 +108,12 @@ ensure_buildtools() {
   BUILD_PY=$dir/bin/python
 }
 
-# Wheels for Python 3.11: the runtime deps and the build backend (pip's build isolation).
+# Wheels for Python 3.11: the runtime deps and the build backend (pip's build isolation), and
+# the pinned uv for the hosts' platform, checked against its sha256.
 ensure_wheels() {
   local dir=$CACHE/wheels/$WHEELS_KEY
   if [[ ! -f $dir/.complete ]]; then
-    log "downloading wheels: ${BACKEND_PINS[*]} ${RUNTIME_PINS[*]}"
+    log "downloading wheels: ${BACKEND_PINS[*]} ${RUNTIME_PINS[*]} uv==$SYNC_UV_VERSION"
     rm -rf "$dir"
     mkdir -p "$dir"
     "$PYTHON" -m pip download -q --only-binary=:all: --python-version 3.11 \
@@ -131,7 +137,7 @@ build_sdist() {
     die "sdist build of $version failed: $(tail -n 20 "$STAGE/build-$version.log")"
   local sdist=$dest/WeaveServer-$version.tar.gz
   [[ -f $sdist ]] || die "expected $sdist, got: $(ls "$dest")"
-  "$BUILD_PY" "$FIXTURE/tools/normalize_sdist.py" "$sdist"
+  "$BUILD_PY" "$NORMALIZE" "$sdist"
 }
 
 build_all() {

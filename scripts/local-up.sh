@@ -2,16 +2,16 @@
 # Roll the pinned sync:version out to a local fleet of Debian hosts: `pulumi up` of the local stack
 # through the real Pulumi engine. Run as root (the fleet lives in network namespaces).
 #   usage: scripts/local-up.sh [N]        N hosts, default 3 (a running fleet is reused as it is)
-# Builds what is missing (npm packages, the Pulumi CLI and the `command` plugin stand-in into
-# ~/.cache/sync-release, the sample releases into .artifacts/), starts the fleet, then runs
-# scripts/local-stack.ts up: Pulumi's own output, then each host with the version it serves.
+# Installs and builds what is missing (scripts/setup-machine.sh: apt packages, Go, npm packages,
+# the Pulumi CLI and the `command` plugin stand-in, the fleet's rootfs; then the sample releases
+# into .artifacts/), starts the fleet, then runs scripts/local-stack.ts up: Pulumi's own output,
+# then each host with the version it serves.
 # The stack (project copy, stack file, file backend) lives in <fleet state>/stack; operate it with
 #   npx ts-node scripts/local-stack.ts preview|up|refresh|destroy|pulumi ARGS...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-[[ -d node_modules ]] || npm ci --no-audit --no-fund
-bash scripts/build-engine.sh
+bash scripts/setup-machine.sh
 scripts/build-releases.sh .artifacts >/dev/null
 if ! scripts/fleet.sh status >/dev/null 2>&1; then
     scripts/fleet.sh stop >/dev/null 2>&1 || true

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Every test tier, in order: static checks, unit (mocks), fleet (real hosts over SSH), engine
-# (the local stack under the Pulumi CLI built from its Go module). Each tier that needs hosts
-# starts a fresh local fleet of its own and stops it again, whatever happens. Needs root.
-#   usage: scripts/test-all.sh [static|unit|fleet|engine ...]     (default: all)
+# Every test tier, in order: static checks, unit (mocks), release (the release command, building
+# in the fleet's rootfs), fleet (real hosts over SSH), engine (the local stack under the Pulumi CLI
+# built from its Go module). Each tier that needs hosts starts a fresh local fleet of its own and
+# stops it again, whatever happens. Needs root.
+#   usage: scripts/test-all.sh [static|unit|release|fleet|engine ...]     (default: all)
 # Fleet ids (scripts/fleet.sh SYNC_FLEET_ID): SYNC_TEST_FLEET_ID for the fleet tier (default 0),
-# SYNC_TEST_ENGINE_FLEET_ID for the engine tier (default 1); the fleet selftest also starts the
-# first free id after the fleet tier's.
+# SYNC_TEST_ENGINE_FLEET_ID for the engine tier (default 1), SYNC_TEST_RELEASE_FLEET_ID for the
+# release tier (default 2); the fleet selftest also starts the first free id after the fleet tier's.
+# Runs scripts/setup-machine.sh first, whichever tiers are asked for.
 #
 # The engine tier runs with the CLI of scripts/build-engine.sh and the command plugin stand-in it
 # registers. SYNC_RELEASE_PLUGINS=<dir> runs it instead with the plugins in <dir> (a
@@ -16,11 +18,14 @@
 # (test/engine/plainCli.test.ts) is reported skipped, with the reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# First what the tiers need on this machine (apt packages, Go, node_modules, engine, rootfs).
+bash scripts/setup-machine.sh
 
 tiers=("$@")
-[[ ${#tiers[@]} -gt 0 ]] || tiers=(static unit fleet engine)
+[[ ${#tiers[@]} -gt 0 ]] || tiers=(static unit release fleet engine)
 fleet_id=${SYNC_TEST_FLEET_ID:-0}
 engine_fleet_id=${SYNC_TEST_ENGINE_FLEET_ID:-1}
+release_fleet_id=${SYNC_TEST_RELEASE_FLEET_ID:-2}
 # SYNC_TEST_RESULTS=<dir>: keep each jest run's JSON results there (default: a temporary dir).
 if [[ -n "${SYNC_TEST_RESULTS:-}" ]]; then
     mkdir -p "$SYNC_TEST_RESULTS"
@@ -33,6 +38,7 @@ failed_runs=0
 stop_fleets() {
     SYNC_FLEET_ID=$fleet_id scripts/fleet.sh stop >/dev/null 2>&1 || true
     SYNC_FLEET_ID=$engine_fleet_id scripts/fleet.sh stop >/dev/null 2>&1 || true
+    SYNC_FLEET_ID=$release_fleet_id scripts/fleet.sh stop >/dev/null 2>&1 || true
 }
 cleanup() {
     stop_fleets
@@ -58,6 +64,15 @@ for tier in "${tiers[@]}"; do
     unit)
         run_jest unit
         ;;
+    release)
+        # One fleet host: a release with a compiled dependency is installed on it offline.
+        export SYNC_FLEET_ID=$release_fleet_id
+        scripts/fleet.sh stop
+        scripts/fleet.sh start 1
+        run_jest release
+        scripts/fleet.sh stop
+        unset SYNC_FLEET_ID
+        ;;
     fleet)
         export SYNC_FLEET_ID=$fleet_id
         bash scripts/fleet-selftest.sh
@@ -71,7 +86,8 @@ for tier in "${tiers[@]}"; do
         # The Pulumi CLI and the command plugin stand-in (and its own tests), then the local
         # stack under the engine on a fleet of its own.
         bash scripts/build-engine.sh
-        (cd tools/command-standin && PATH=$PATH:/usr/local/go/bin GOFLAGS="-mod=readonly -buildvcs=false -trimpath" go test -count=1 ./...)
+        (cd tools/command-standin && PATH=$PATH:/usr/local/go/bin GOTOOLCHAIN=${GOTOOLCHAIN:-auto} \
+            GOFLAGS="-mod=readonly -buildvcs=false -trimpath" go test -count=1 ./...)
         if [[ -n "${SYNC_RELEASE_PLUGINS:-}" ]]; then
             plugins_home=$(mktemp -d "${TMPDIR:-/tmp}/sync-release-plugins-home.XXXXXX")
             bash scripts/released-plugins.sh "$SYNC_RELEASE_PLUGINS" "$plugins_home"
@@ -91,7 +107,7 @@ for tier in "${tiers[@]}"; do
         unset SYNC_FLEET_ID SYNC_RELEASE_PULUMI_HOME
         ;;
     *)
-        echo "unknown tier '$tier' (unit, fleet, engine, static)" >&2
+        echo "unknown tier '$tier' (static, unit, release, fleet, engine)" >&2
         exit 2
         ;;
     esac
