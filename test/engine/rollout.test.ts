@@ -19,8 +19,10 @@ import {
     onHost,
     runOk,
     serves,
+    start,
 } from "./engineHarness";
 import { REPO } from "../../scripts/lib/localStack";
+import { stageSampleApp } from "../../scripts/release/sampleApp";
 
 jest.setTimeout(900_000);
 
@@ -502,6 +504,22 @@ describe("the local stack under the Pulumi engine", () => {
         await expectAllServe("1.10");
     });
 
+    test("the sample app from source to every host in two commands: npm run release into an empty folder, then up", async () => {
+        const source = stageSampleApp(fs.mkdtempSync(path.join(os.tmpdir(), "sync-engine-app-")), "2.5");
+        const folder = fs.mkdtempSync(path.join(os.tmpdir(), "sync-engine-released-"));
+        const released = await start("npm", ["run", "--silent", "release", "--", source, folder]).done;
+        expect([released.code, released.output.slice(-2000)]).toEqual([0, expect.any(String)]);
+        expect(released.output).toContain("pulumi config set sync:version 2.5");
+        expect(fs.readdirSync(folder).sort()).toEqual(
+            expect.arrayContaining(["SHA256SUMS", "WeaveServer-2.5.tar.gz", "wheelhouse"]),
+        );
+        await stack.setConfig("sync:artifactDir", folder);
+        await stack.setConfig("sync:version", "2.5");
+        const result = await stack.up();
+        expect(result.code).toBe(0);
+        await expectAllServe("2.5");
+    });
+
     test("a wrong host key is refused before login", async () => {
         const logins = await acceptedLogins("sync-1");
         const otherKey = (await onHost("sync-3", "cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub")).trim();
@@ -514,7 +532,7 @@ describe("the local stack under the Pulumi engine", () => {
         await stack.setConfig("sync:servers[0].hostKey", rightKey);
         const fixed = await stack.up();
         expect(fixed.code).toBe(0);
-        await expectAllServe("1.10");
+        await expectAllServe("2.5");
     });
 
     test("the sentinel secret is only in /etc/sync.ini", async () => {
@@ -540,7 +558,7 @@ describe("the local stack under the Pulumi engine", () => {
             const destroyed = await stack.run(["destroy"]);
             expect(destroyed.code).toBe(0);
             expect(await stack.pulumi(["stack", "export"])).not.toMatch(/command:remote/);
-            await expectAllServe("1.10", ["sync-1", "sync-2"]);
+            await expectAllServe("2.5", ["sync-1", "sync-2"]);
         } finally {
             await fleetCommand("up", "sync-3");
         }
