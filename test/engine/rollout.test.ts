@@ -408,7 +408,7 @@ describe("the local stack under the Pulumi engine", () => {
             // its probe: ssh's connect bound (21 s) inside the probe's 30 s, plus the program
             expect(result.seconds).toBeLessThan(150);
             expect(result.output).toMatch(
-                /\[sync sync-2 probe\] ERROR: ssh to 198\.18\.\d+\.12:22 failed \(.*timed out/,
+                /\[sync sync-2 probe\] ERROR: ssh to 198\.18\.\d+\.12:22 failed: ssh: connect to host 198\.18\.\d+\.12 port 22: Connection timed out/,
             );
             // the others staged 1.11, but nobody switched: the rollout never reached its waves
             for (const name of ["sync-1", "sync-3"]) {
@@ -492,7 +492,8 @@ describe("the local stack under the Pulumi engine", () => {
             if (frozen) {
                 await fleetCommand("thaw", sync3);
             }
-            await onHost(sync3, "pkill -f 'sleep 600' || true");
+            // [0]: the pattern does not match this shell's own command line
+            await onHost(sync3, "pkill -f 'sleep 60[0]' || true");
         }
         // the README's recovery: cancel the lock, clear pending creates, up again
         await stack.pulumi(["cancel", "--yes"]).catch(() => "not locked");
