@@ -1,7 +1,7 @@
-// The parts of the engine tier that can run here: the Pulumi CLI built from its pinned Go module,
-// with a file backend and a passphrase secrets provider, reading this project and the local stack.
-// `pulumi preview/up` of the stack need the nodejs language host and the command provider, which
-// the Go module proxy refuses (see README "Status"); those tests are not faked.
+// The Pulumi CLI built from its pinned Go module, with a file backend and a passphrase secrets
+// provider, reading this project and the local stack: version and secret config, no plugin needed.
+// `pulumi up` of the stack is in rollout.test.ts (the program inline, Automation API) and
+// plainCli.test.ts (the CLI binary under the nodejs language host, skipped without one).
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";

@@ -80,7 +80,8 @@ async function pulumiOk(args: string[], stdin = ""): Promise<string> {
     return run.output;
 }
 
-suite(`plain CLI: pulumi up of a project copy under the nodejs language host (${LANGUAGE_HOST})`, () => {
+const TITLE = "plain CLI: pulumi up of a project copy under the nodejs language host";
+suite(SKIP_REASON ? `${TITLE} (SKIPPED: ${SKIP_REASON})` : `${TITLE} (${LANGUAGE_HOST})`, () => {
     beforeAll(async () => {
         fleet = loadFleet(FLEET_STATE);
         const serving = await Promise.all(fleet.servers.map(async (s) => `${s.name}: ${await servedVersion(s.host)}`));
