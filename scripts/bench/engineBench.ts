@@ -3,9 +3,10 @@
 // the Automation API exactly as scripts/local-stack.ts runs it (scripts/bench/engineOp.ts adds
 // timestamps), on a running local fleet. Writes JSON to OUT and SVG timelines to SVGDIR.
 //
-//   engineBench.ts fleet8  OUT RELEASES SVGDIR [COMPILED]
-//                                                P3 (batch 1, 2, 8), P2 on 8 hosts, P5 no-op up (8 hosts),
-//                                                also with the compiled tree when COMPILED is given
+//   engineBench.ts fleet8  OUT RELEASES HEAVY SVGDIR [COMPILED]
+//                                                P3 (batch 1, 2, 8) for the sample and the heavy app,
+//                                                P2 on 8 hosts, P5 no-op up (8 hosts), also with the
+//                                                compiled tree when COMPILED is given
 //   engineBench.ts fleet3  OUT RELEASES HEAVY    P2 on 3 hosts, light releases and the heavy ones
 //   engineBench.ts preview OUT RELEASES N… [--compiled DIR]
 //                                                P5 preview of N servers (ts-node, or the compiled tree)
@@ -523,7 +524,13 @@ async function p3Runs(
     return { rows, ups };
 }
 
-async function fleet8(out: string, releases: string, svgDir: string, compiledDir?: string): Promise<void> {
+async function fleet8(
+    out: string,
+    releases: string,
+    heavy: string,
+    svgDir: string,
+    compiledDir?: string,
+): Promise<void> {
     const names = loadFleet(FLEET_STATE).servers.map((s) => s.name);
     const work = path.join(path.dirname(out), "stack8");
     fs.rmSync(work, { recursive: true, force: true });
@@ -569,6 +576,19 @@ async function fleet8(out: string, releases: string, svgDir: string, compiledDir
         timelineSvg(upgrade, "P2: upgrade pulumi up 1.10 → 1.11 on 8 hosts, batchSize 1 (stand-in command plugin)"),
     );
 
+    // P3 for the heavy app (pandas + scipy in the wheelhouse), on the same 8 hosts, a stack of its own.
+    const heavyWork = path.join(path.dirname(out), "stack8-heavy");
+    fs.rmSync(heavyWork, { recursive: true, force: true });
+    const heavyStack = new BenchStack(heavyWork, heavy);
+    await heavyStack.op("open");
+    const [h1, h2, h3, h4] = heavyVersionsOf(heavy);
+    await measuredUp(heavyStack, names, "heavy first install (8)", h1, 8);
+    const { rows: p3Heavy, ups: p3HeavyUps } = await p3Runs(heavyStack, names, svgDir, "heavy", [
+        [1, h2],
+        [2, h3],
+        [8, h4],
+    ]);
+
     fs.writeFileSync(
         out,
         JSON.stringify(
@@ -600,13 +620,23 @@ async function fleet8(out: string, releases: string, svgDir: string, compiledDir
                     },
                 },
                 P3: p3,
+                P3heavy: p3Heavy,
                 P2: p2Summary([upgrade], [rollback]),
-                ups: [first, noop, ...p3Ups, upgrade, rollback].map(stripEvents),
+                ups: [first, noop, ...p3Ups, upgrade, rollback, ...p3HeavyUps].map(stripEvents),
             },
             null,
             2,
         ),
     );
+}
+
+/** The heavy releases of scripts/bench/heavy-release.sh's folder, oldest first. */
+function heavyVersionsOf(heavy: string): string[] {
+    return fs
+        .readdirSync(heavy)
+        .map((name) => /^WeaveServer-(.+)\.tar\.gz$/.exec(name)?.[1])
+        .filter((v): v is string => Boolean(v))
+        .sort();
 }
 
 async function fleet3(out: string, releases: string, heavy: string): Promise<void> {
@@ -631,12 +661,7 @@ async function fleet3(out: string, releases: string, heavy: string): Promise<voi
     fs.rmSync(heavyWork, { recursive: true, force: true });
     const heavyStack = new BenchStack(heavyWork, heavy);
     await heavyStack.op("open");
-    const heavyVersions = fs
-        .readdirSync(heavy)
-        .map((name) => /^WeaveServer-(.+)\.tar\.gz$/.exec(name)?.[1])
-        .filter((v): v is string => Boolean(v))
-        .sort();
-    const [h1, h2] = heavyVersions;
+    const [h1, h2] = heavyVersionsOf(heavy);
     await measuredUp(heavyStack, names, "heavy first (3)", h1, 1);
     const heavyUpgrade = await measuredUp(heavyStack, names, "heavy upgrade (3)", h2, 1);
     const heavyRollback = await measuredUp(heavyStack, names, "heavy rollback (3)", h1, 1);
@@ -721,7 +746,7 @@ async function previews(out: string, releases: string, counts: number[], compile
 async function main(argv: string[]): Promise<void> {
     const [mode, out, releases, ...rest] = argv;
     if (mode === "fleet8") {
-        await fleet8(out, releases, rest[0], rest[1]);
+        await fleet8(out, releases, rest[0], rest[1], rest[2]);
     } else if (mode === "fleet3") {
         await fleet3(out, releases, rest[0]);
     } else if (mode === "preview") {
@@ -731,7 +756,7 @@ async function main(argv: string[]): Promise<void> {
         await previews(out, releases, counts, compiledDir);
     } else {
         throw new Error(
-            "usage: engineBench.ts fleet8 OUT RELEASES SVGDIR | fleet3 OUT RELEASES HEAVY | preview OUT RELEASES N… [--compiled DIR]",
+            "usage: engineBench.ts fleet8 OUT RELEASES HEAVY SVGDIR [COMPILED] | fleet3 OUT RELEASES HEAVY | preview OUT RELEASES N… [--compiled DIR]",
         );
     }
 }

@@ -3,10 +3,15 @@
 //      vs the old process (pip install into the live venv + apachectl restart), medians of N runs,
 //      with our breakdown by step from the host's own event log;
 //   P2 rollback to a kept release (a swap) vs an upgrade;
-//   P4 failed requests under constant load during our upgrade and rollback vs the old process.
+//   P4 failed requests under constant load during our upgrade and rollback vs the old process;
+//   the build step on a host with uv (as stage.sh does it) vs pip (as the hosts did before uv),
+//      for the sample app and, given HEAVY (scripts/bench/heavy-release.sh's folder), the heavy one.
 // Needs a running 3-host fleet (scripts/fleet.sh start 3); writes JSON to stdout.
-//   usage: npx ts-node --transpile-only scripts/bench/fleetBench.ts [runs]
+//   usage: npx ts-node --transpile-only scripts/bench/fleetBench.ts [runs] [HEAVY]
+import * as fs from "fs";
+import * as path from "path";
 import { Host, bootstrap, buildReleases, hosts, load, oldDeploy, release } from "../../test/fleet/hostHarness";
+import { bundleRemotePath, hostLayoutValue } from "../../components/hostLayout";
 
 const UPGRADES = ["1.1.5", "1.9", "1.10", "1.11", "2.0"];
 
@@ -55,8 +60,58 @@ async function ours(
     return { seconds: uploadSeconds + installSeconds, steps };
 }
 
+/** Seconds from a host's first event of a stage to its `staged`, for the last stage it ran. */
+function stageSeconds(lines: string[]): number {
+    const events = lines.map((line) => {
+        const [at, step] = line.split(" ");
+        return { at: Number(at), step };
+    });
+    const first = events.find((e) => e.step === "preflight");
+    const staged = events.find((e) => e.step === "staged");
+    return first && staged ? staged.at - first.at : NaN;
+}
+
+/**
+ * The build step with uv and with pip on one host, `runs` times each, alternating, from the same
+ * sdist and wheelhouse (scripts/bench/build-tools.sh); plus the real stage (uv) of the release,
+ * first event → staged, on a host that has not built it.
+ */
+async function buildTools(host: Host, dir: string, version: string, runs: number): Promise<Record<string, unknown>> {
+    const r = release(dir, version);
+    const before = (await host.events()).length;
+    await host.uploadRelease(r);
+    const staged = await host.stage(r);
+    if (staged.code !== 0) {
+        throw new Error(`${host.name}: stage ${version} failed: ${staged.stderr}`);
+    }
+    const stage = stageSeconds((await host.events()).slice(before));
+    const script = fs.readFileSync(path.join(__dirname, "build-tools.sh"), "utf8");
+    const work = `/var/tmp/sync-bench-${version}`;
+    const sdist = `${work}/${hostLayoutValue("SYNC_RELEASE_PREFIX")}${version}${hostLayoutValue("SYNC_SDIST_SUFFIX")}`;
+    const uv = `${hostLayoutValue("SYNC_TOOLS")}/uv-${hostLayoutValue("SYNC_UV_VERSION")}/uv`;
+    const upload = `$HOME/${bundleRemotePath(version)}`;
+    const out = await host.sh(
+        `rm -rf ${work} && mkdir -p ${work} && tar -xf "${upload}" -C ${work} && bash -s '${sdist}' '${work}/wheelhouse' '${uv}' '${runs}'; rm -rf ${work}`,
+        script,
+    );
+    const times = JSON.parse(out.trim().split("\n").pop() as string) as { uv: number[]; pip: number[] };
+    const uvMedian = median(times.uv);
+    const pipMedian = median(times.pip);
+    return {
+        version,
+        runs,
+        uvSeconds: times.uv.map((t) => round(t)),
+        pipSeconds: times.pip.map((t) => round(t)),
+        uvMedianSeconds: round(uvMedian),
+        pipMedianSeconds: round(pipMedian),
+        ratio: round(uvMedian / pipMedian),
+        stageSecondsUv: round(stage),
+    };
+}
+
 async function main(): Promise<void> {
     const runs = Math.min(Number(process.argv[2] ?? UPGRADES.length), UPGRADES.length);
+    const heavyDir = process.argv[3];
     const [a, b, c] = hosts();
     const dir = await buildReleases();
     await Promise.all([bootstrap(a, dir, "1.1.4"), bootstrap(c, dir, "1.1.4")]);
@@ -64,6 +119,12 @@ async function main(): Promise<void> {
     if (init.code !== 0) {
         throw new Error(`old-deploy init failed: ${init.stderr}`);
     }
+
+    // uv vs pip, on the same host (sync-3, which has built neither): the sample app, then the heavy one.
+    const build = {
+        sample: await buildTools(c, dir, "2.0", runs),
+        heavy: heavyDir ? await buildTools(c, heavyDir, heavyVersion(heavyDir), Math.min(runs, 3)) : undefined,
+    };
 
     // P1: the same upgrades, ours on sync-1 and the old process on sync-2, interleaved.
     const upgrades: { seconds: number; steps: Record<string, number> }[] = [];
@@ -125,6 +186,7 @@ async function main(): Promise<void> {
                     goal: 0.2,
                     rollbackRuns: rollbacks.map((s) => round(s)),
                 },
+                build,
                 P4: {
                     oursUpgrade: {
                         requests: loadUpgrade.total,
@@ -143,6 +205,16 @@ async function main(): Promise<void> {
             2,
         ),
     );
+}
+
+/** The newest heavy release of scripts/bench/heavy-release.sh's folder. */
+function heavyVersion(dir: string): string {
+    const versions = fs
+        .readdirSync(dir)
+        .map((name) => /^WeaveServer-(.+)\.tar\.gz$/.exec(name)?.[1])
+        .filter((v): v is string => Boolean(v))
+        .sort();
+    return versions[versions.length - 1];
 }
 
 main().catch((error: Error) => {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The heavy release pair for the benchmark (P2 "an app whose pip install takes long"): the sample
-# app's 2.0 sdist restamped as 2.1 and 2.2, each also requiring pandas and scipy (numpy, tzdata,
+# The heavy releases for the benchmark (P2 and P3 "an app whose install takes long"): the sample
+# app's 2.0 sdist restamped as 2.1 to 2.4, each also requiring pandas and scipy (numpy, tzdata,
 # pytz, python-dateutil come with them), and a wheelhouse of the sample wheelhouse plus those
 # wheels for the hosts' CPython 3.11 / x86_64. The wheels come from PyPI once (pip download, cached
 # under ${SYNC_RELEASE_CACHE:-~/.cache/sync-release}/bench-heavy); scripts/build-releases.sh and
@@ -17,7 +17,7 @@ OUTDIR=$2
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CACHE=${SYNC_RELEASE_CACHE:-$HOME/.cache/sync-release}/bench-heavy
 PINS=(pandas==2.2.3 scipy==1.14.1)
-VERSIONS=(2.1 2.2)
+VERSIONS=(2.1 2.2 2.3 2.4)
 
 if [[ ! -f $CACHE/wheels/.complete ]]; then
   rm -rf "$CACHE/wheels"

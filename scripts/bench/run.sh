@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # npm run bench: measure on fresh local fleets, print the figures, write BENCHMARKS.md and the
 # timelines in docs/bench/. Needs root (the fleets) and the engine (scripts/build-engine.sh).
-# Takes about half an hour. Fleets: SYNC_BENCH_FLEET_3 (3 hosts, default id 3) and
+# Takes about 45 minutes. Fleets: SYNC_BENCH_FLEET_3 (3 hosts, default id 3) and
 # SYNC_BENCH_FLEET_8 (8 hosts, default id 4); only those two are started and stopped.
 # SYNC_BENCH_OUT keeps the raw JSON in that folder (default: a temporary one, removed).
 # Everything runs from a snapshot of the working tree taken at the start ($out/src), so edits made
@@ -58,11 +58,11 @@ npx ts-node scripts/bench/programScale.ts 1000 | tee "$out/scale-ts-node.json"
 node "$compiled/scripts/bench/programScale.js" 1000 | tee "$out/scale-compiled.json"
 mark mocks
 
-echo "== engine, 8 hosts: first install, P5 no-op up, P3 batch 1/2/8, P2 (stand-in command plugin)"
+echo "== engine, 8 hosts: first install, P5 no-op up, P3 batch 1/2/8 (sample and heavy app), P2 (stand-in command plugin)"
 fleet "$F8" stop >/dev/null 2>&1 || true
 fleet "$F8" start 8 >/dev/null
 export SYNC_FLEET_STATE=/run/sync-fleet-$F8
-npx ts-node scripts/bench/engineBench.ts fleet8 "$out/engine-fleet8.json" "$out/releases" "$repo/docs/bench" "$PWD/$compiled"
+npx ts-node scripts/bench/engineBench.ts fleet8 "$out/engine-fleet8.json" "$out/releases" "$out/heavy" "$repo/docs/bench" "$PWD/$compiled"
 mark fleet8
 echo "== engine, P5 preview of 50, 200, 1,000 servers: ts-node, then compiled JS"
 npx ts-node scripts/bench/engineBench.ts preview "$out/preview-ts-node.json" "$out/releases" 50 200 1000
@@ -79,9 +79,9 @@ npx ts-node scripts/bench/engineBench.ts fleet3 "$out/engine-fleet3.json" "$out/
 mark fleet3
 fleet "$F3" stop >/dev/null
 
-echo "== P1, P2, P4 at script level on a fresh 3-host fleet"
+echo "== P1, P2, P4 and uv vs pip at script level on a fresh 3-host fleet"
 fleet "$F3" start 3 >/dev/null
-SYNC_FLEET_ID=$F3 npx ts-node scripts/bench/fleetBench.ts 5 | tee "$out/fleet.json"
+SYNC_FLEET_ID=$F3 npx ts-node scripts/bench/fleetBench.ts 5 "$out/heavy" | tee "$out/fleet.json"
 mark fleet
 fleet "$F3" stop >/dev/null
 
