@@ -195,6 +195,21 @@ describe("the local stack under the Pulumi engine", () => {
         }
     });
 
+    test("a bad config value: the preview stops with its one message, once, no stack, before anything runs", async () => {
+        const logins = await Promise.all(names.map(acceptedLogins));
+        await stack.setConfig("sync:keepReleases", "1");
+        try {
+            const result = await stack.run(["preview"]);
+            expect(result.code).not.toBe(0);
+            const message = "sync:keepReleases: 1 must be an integer from 2 to 100";
+            expect(result.output.split(message).length - 1).toBe(1);
+            expect(result.output).not.toMatch(/Unhandled exception|ConfigError|\n\s+at /);
+            expect(await Promise.all(names.map(acceptedLogins))).toEqual(logins);
+        } finally {
+            await stack.setConfig("sync:keepReleases", "3");
+        }
+    });
+
     test("bump to V2: the preview replaces only each host's stage and activate steps; every host builds before the first switch; batchSize 1 keeps one host out at a time", async () => {
         await stack.setConfig("sync:version", "1.1.5");
         const loginsBefore = await Promise.all(names.map(acceptedLogins));

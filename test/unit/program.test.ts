@@ -373,6 +373,32 @@ describe("the prod stack under mocks", () => {
         );
     });
 
+    test("config errors end the program as one RunError: the message once, no stack, no 'Unhandled exception'", async () => {
+        const error = await runProgram(prodConfig(artifactDir, { "sync:version": "$(id)" }), SECRET_KEYS).then(
+            () => undefined,
+            (e: unknown) => e,
+        );
+        // the SDK's own marker: its runtime prints a RunError's message and nothing else
+        expect((error as { __pulumiRunError?: boolean }).__pulumiRunError).toBe(true);
+        expect((error as Error).message).toBe(
+            'invalid stack config:\n  sync:version: "$(id)" must be a PEP 440 public version such as 1.1.4 or 1.2rc1',
+        );
+    });
+
+    test("sync:iniSecrets set as one string that is not JSON is refused naming the key, never the value", async () => {
+        const error = await runProgram(
+            prodConfig(artifactDir, { "sync:iniSecrets": "hunter2-not-json" }),
+            SECRET_KEYS,
+        ).then(
+            () => undefined,
+            (e: unknown) => e as Error,
+        );
+        expect(error?.message).toBe(
+            "invalid stack config:\n  sync:iniSecrets: (value not shown: secret) is not an object of sections; set each value with pulumi config set --secret --path 'sync:iniSecrets.<section>.<key>' (the value on stdin)",
+        );
+        expect(String(error?.stack)).not.toContain("hunter2");
+    });
+
     test("a deploy key set in plaintext still reaches every connection as a secret only", async () => {
         const plain = await runProgram(prodConfig(artifactDir), ["sync:iniSecrets"]);
         for (const resource of plain.resources.filter((r) => r.type === COMMAND || r.type === COPY)) {
