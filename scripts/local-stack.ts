@@ -113,7 +113,19 @@ async function main(argv: string[]): Promise<number> {
                     steps.push({ op: metadata.op, type: metadata.type, name: metadata.urn.split("::").pop() ?? "" });
                 }
             };
-            await local.stack.preview({ onOutput: json ? undefined : onOutput, onEvent, diff: flags.has("--diff") });
+            try {
+                await local.stack.preview({
+                    onOutput: json ? undefined : onOutput,
+                    onEvent,
+                    diff: flags.has("--diff"),
+                });
+            } catch (error) {
+                // Pulumi printed the failure above unless its output was not shown.
+                if (json || quiet) {
+                    process.stderr.write(`${String(error)}\n`);
+                }
+                return 1;
+            }
             if (json) {
                 write(`${JSON.stringify(steps, null, 2)}\n`);
             }
