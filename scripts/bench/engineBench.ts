@@ -16,7 +16,8 @@ import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as os from "os";
 import * as path from "path";
-import { FLEET_STATE, HostEvent, acceptedLogins, hostEvents, onHost, runnerEnv } from "../../test/engine/engineHarness";
+import { FLEET_STATE, acceptedLogins, hostEvents, onHost, runnerEnv } from "../../test/engine/engineHarness";
+import { HostEvent, stepSeconds } from "../lib/timeline";
 import { REPO, STACK_NAME, engineDir, loadFleet, localStackEnv } from "../lib/localStack";
 import { OpEvent, OpTimes } from "./engineOp";
 import { TreePeak, watchTree } from "./procTree";
@@ -120,15 +121,6 @@ async function eventsSince(since: Marks): Promise<Record<string, HostEvent[]>> {
         Object.keys(since).map(async (name) => (result[name] = (await hostEvents(name)).slice(since[name]))),
     );
     return result;
-}
-
-/** Seconds in each step: an event lasts until the host's next event. */
-function stepSeconds(events: HostEvent[]): Record<string, number> {
-    const durations: Record<string, number> = {};
-    for (let i = 0; i + 1 < events.length; i++) {
-        durations[events[i].step] = (durations[events[i].step] ?? 0) + events[i + 1].at - events[i].at;
-    }
-    return durations;
 }
 
 /** Steps that run a remote command (a replaced resource's delete runs nothing: no remote delete). */

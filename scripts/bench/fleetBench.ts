@@ -12,6 +12,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { Host, bootstrap, buildReleases, hosts, load, oldDeploy, release } from "../../test/fleet/hostHarness";
 import { bundleRemotePath, hostLayoutValue } from "../../components/hostLayout";
+import { parseEvents, secondsBetween, stepSeconds } from "../lib/timeline";
 
 const UPGRADES = ["1.1.5", "1.9", "1.10", "1.11", "2.0"];
 
@@ -23,19 +24,6 @@ function median(values: number[]): number {
 
 function round(value: number, digits = 2): number {
     return Number(value.toFixed(digits));
-}
-
-/** Seconds spent in each step of the last deploy, from "<epoch> <step> <detail>" lines. */
-function stepDurations(lines: string[]): Record<string, number> {
-    const events = lines.map((line) => {
-        const [at, step] = line.split(" ");
-        return { at: Number(at), step };
-    });
-    const durations: Record<string, number> = {};
-    for (let i = 0; i + 1 < events.length; i++) {
-        durations[events[i].step] = (durations[events[i].step] ?? 0) + events[i + 1].at - events[i].at;
-    }
-    return durations;
 }
 
 async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
@@ -56,19 +44,11 @@ async function ours(
     if (result.code !== 0) {
         throw new Error(`${host.name}: install ${version} failed: ${result.stderr}`);
     }
-    const steps = { upload: uploadSeconds, ...stepDurations((await host.events()).slice(before)) };
+    const steps = {
+        upload: uploadSeconds,
+        ...stepSeconds(parseEvents((await host.events()).slice(before).join("\n"))),
+    };
     return { seconds: uploadSeconds + installSeconds, steps };
-}
-
-/** Seconds from a host's first event of a stage to its `staged`, for the last stage it ran. */
-function stageSeconds(lines: string[]): number {
-    const events = lines.map((line) => {
-        const [at, step] = line.split(" ");
-        return { at: Number(at), step };
-    });
-    const first = events.find((e) => e.step === "preflight");
-    const staged = events.find((e) => e.step === "staged");
-    return first && staged ? staged.at - first.at : NaN;
 }
 
 /**
@@ -84,7 +64,7 @@ async function buildTools(host: Host, dir: string, version: string, runs: number
     if (staged.code !== 0) {
         throw new Error(`${host.name}: stage ${version} failed: ${staged.stderr}`);
     }
-    const stage = stageSeconds((await host.events()).slice(before));
+    const stage = secondsBetween(parseEvents((await host.events()).slice(before).join("\n")), "preflight", "staged");
     const script = fs.readFileSync(path.join(__dirname, "build-tools.sh"), "utf8");
     const work = `/var/tmp/sync-bench-${version}`;
     const sdist = `${work}/${hostLayoutValue("SYNC_RELEASE_PREFIX")}${version}${hostLayoutValue("SYNC_SDIST_SUFFIX")}`;

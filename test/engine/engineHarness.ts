@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { FleetConfig, REPO, fleetStateDir, loadFleet, servedVersion } from "../../scripts/lib/localStack";
+import { HostEvent, parseEvents } from "../../scripts/lib/timeline";
 
 export const FLEET_STATE = fleetStateDir();
 
@@ -73,22 +74,10 @@ export async function fleetCommand(...args: string[]): Promise<string> {
     return result.stdout;
 }
 
-/** One line of a host's /var/sync/events.log. */
-export interface HostEvent {
-    at: number;
-    step: string;
-    detail: string;
-}
+export type { HostEvent } from "../../scripts/lib/timeline";
 
 export async function hostEvents(host: string): Promise<HostEvent[]> {
-    const text = await onHost(host, "cat /var/sync/events.log 2>/dev/null || true");
-    return text
-        .split("\n")
-        .filter((line) => line.trim() !== "")
-        .map((line) => {
-            const [at, step, ...detail] = line.split(" ");
-            return { at: Number(at), step, detail: detail.join(" ") };
-        });
+    return parseEvents(await onHost(host, "cat /var/sync/events.log 2>/dev/null || true"));
 }
 
 /** SSH logins the host's sshd accepted so far (every remote command needs one). */
