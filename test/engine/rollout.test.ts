@@ -108,6 +108,20 @@ const sync3 = "sync-3";
 const STAGE_PHASE = ["probe-stage", "bundle", "stage"];
 const stepsOf = (name: string, steps: string[]): string[] => steps.map((step) => `sync-${name}-${step}`);
 
+/**
+ * After a killed `up`, the README's recovery: cancel the backend's lock (if the killed CLI left
+ * it), clear the pending creates, `up` again — which must converge with no pending-operation warning.
+ */
+async function recoverAsTheReadmeSays(version: string): Promise<void> {
+    await stack.pulumi(["cancel", "--yes"]).catch(() => "not locked");
+    const refreshed = await stack.run(["refresh", "--clear-pending-creates"]);
+    expect(refreshed.code).toBe(0);
+    const result = await stack.up();
+    expect(result.code).toBe(0);
+    expect(result.output).not.toMatch(/pending operations?/i);
+    await expectAllServe(version);
+}
+
 async function expectAllServe(version: string, only: string[] = names): Promise<void> {
     for (const name of only) {
         expect(`${name} serves ${await serves(address[name])}`).toBe(`${name} serves ${version}`);
@@ -403,14 +417,7 @@ describe("the local stack under the Pulumi engine", () => {
         killGroup(run.child);
         const killed = await run.done;
         expect(killed.signal).toBe("SIGKILL");
-        // The recovery the README gives: cancel the lock, clear pending creates, up again.
-        await stack.pulumi(["cancel", "--yes"]);
-        const refreshed = await stack.run(["refresh", "--clear-pending-creates"]);
-        expect(refreshed.code).toBe(0);
-        const result = await stack.up();
-        expect(result.code).toBe(0);
-        expect(result.output).not.toMatch(/pending operations?/i);
-        await expectAllServe("1.10");
+        await recoverAsTheReadmeSays("1.10");
     });
 
     test("a host that is down fails the up within a bound, before any host switches", async () => {
@@ -510,14 +517,7 @@ describe("the local stack under the Pulumi engine", () => {
             // [0]: the pattern does not match this shell's own command line
             await onHost(sync3, "pkill -f 'sleep 60[0]' || true");
         }
-        // the README's recovery: cancel the lock, clear pending creates, up again
-        await stack.pulumi(["cancel", "--yes"]).catch(() => "not locked");
-        const refreshed = await stack.run(["refresh", "--clear-pending-creates"]);
-        expect(refreshed.code).toBe(0);
-        const result = await stack.up();
-        expect(result.code).toBe(0);
-        expect(result.output).not.toMatch(/pending operations?/i);
-        await expectAllServe("1.10");
+        await recoverAsTheReadmeSays("1.10");
     });
 
     test("the sample app from source to every host in two commands: npm run release into an empty folder, then up", async () => {
