@@ -2,6 +2,7 @@
 // project's program run inline through the Automation API (no nodejs language host needed), a
 // file backend and a passphrase, and the running local fleet as sync:servers. Used by the README's
 // first command (scripts/local-up.sh) and by the engine tier, so both roll out the same way.
+import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { spawnSync } from "child_process";
 import * as crypto from "crypto";
@@ -284,11 +285,32 @@ export async function openLocalStack(options: LocalStackOptions = {}): Promise<L
     };
 }
 
-/** The program, run inline in this process with the work directory as its cwd. */
+/** gRPC's status code CANCELLED (@grpc/grpc-js status.CANCELLED). */
+const GRPC_CANCELLED = 1;
+
+/**
+ * The program, run inline in this process with the work directory as its cwd. A RunError (a config
+ * or artifact error, raised before any resource) is logged here, once, and the run ends with a
+ * line that points at it. Thrown as it is, the Automation API's inline server prints it twice (its
+ * rejection handler logs it, then the run's own error repeats it), where the nodejs language host
+ * prints it once. The error thrown instead carries gRPC's CANCELLED code (1), which that server
+ * reads as "already reported": it ends the run failed, with "One or more errors occurred: <its
+ * message>". A failed run declares nothing more, so the engine deletes nothing.
+ */
 function runProgram(workDir: string): () => Promise<Record<string, unknown>> {
     return async () => {
         process.chdir(workDir);
-        // Loaded here, not at the top: the program declares resources when its module runs.
-        return (await import(path.join(REPO, "index"))) as Record<string, unknown>;
+        try {
+            // Loaded here, not at the top: the program declares resources when its module runs.
+            return (await import(path.join(REPO, "index"))) as Record<string, unknown>;
+        } catch (error) {
+            if (pulumi.RunError.isInstance(error)) {
+                await pulumi.log.error(error.message);
+                throw Object.assign(new Error("the program stopped on the error above; nothing was changed"), {
+                    code: GRPC_CANCELLED,
+                });
+            }
+            throw error;
+        }
     };
 }

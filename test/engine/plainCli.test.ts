@@ -53,6 +53,7 @@ let project: string;
 let env: NodeJS.ProcessEnv;
 let fleet: FleetConfig;
 let version: string;
+let keepReleases: string;
 
 interface Run {
     code: number | null;
@@ -110,7 +111,9 @@ suite(SKIP_REASON ? `${TITLE} (SKIPPED: ${SKIP_REASON})` : `${TITLE} (${LANGUAGE
             releases,
         );
         fs.writeFileSync(path.join(project, `Pulumi.${STACK_NAME}.yaml`), stackFile);
-        version = String((yaml.load(stackFile) as { config: Record<string, unknown> }).config["sync:version"]);
+        const stackConfig = (yaml.load(stackFile) as { config: Record<string, unknown> }).config;
+        version = String(stackConfig["sync:version"]);
+        keepReleases = String(stackConfig["sync:keepReleases"]);
 
         fs.mkdirSync(path.join(work, "state"));
         env = { ...process.env, ...localStackEnv(work) };
@@ -154,6 +157,19 @@ suite(SKIP_REASON ? `${TITLE} (SKIPPED: ${SKIP_REASON})` : `${TITLE} (${LANGUAGE
             expect(`${server.name} serves ${await servedVersion(server.host)}`).toBe(
                 `${server.name} serves ${version}`,
             );
+        }
+    });
+
+    test("a bad config value: pulumi preview stops with its one message, once, no stack, nothing deleted", async () => {
+        await pulumiOk(["config", "set", "sync:keepReleases", "1"]);
+        try {
+            const run = await pulumi(["preview"]);
+            expect(run.code).not.toBe(0);
+            const message = "sync:keepReleases: 1 must be an integer from 2 to 100";
+            expect(run.output.split(message).length - 1).toBe(1);
+            expect(run.output).not.toMatch(/Unhandled exception|ConfigError|\n\s+at | delete|to delete/);
+        } finally {
+            await pulumiOk(["config", "set", "sync:keepReleases", keepReleases]);
         }
     });
 
