@@ -155,6 +155,19 @@ function spans(events: OpEvent[]): { name: string; type: string; op: string; sta
     return result;
 }
 
+/** The length of the union of [start, end] intervals in ms, in seconds. */
+function unionSeconds(intervals: { start: number; end: number }[]): number {
+    let total = 0;
+    let reach = -Infinity;
+    for (const { start, end } of [...intervals].sort((a, b) => a.start - b.start)) {
+        if (end > reach) {
+            total += end - Math.max(start, reach);
+            reach = end;
+        }
+    }
+    return total / 1000;
+}
+
 interface HostRun {
     host: string;
     /** Engine side: the host's upload (CopyToRemote) and activate command, when they ran. */
@@ -218,8 +231,15 @@ function analyzeUp(
     const hosts: HostRun[] = Object.entries(hostLogs).map(([host, events]) => {
         const own = resourceSpans.filter((span) => belongsTo(span.name, host) && WORK_OPS.has(span.op));
         const upload = own.find((span) => span.type.endsWith("CopyToRemote"));
-        const install = own.find((span) => span.type === "command:remote:Command" && /-activate$/.test(span.name));
-        const step = (suffix: string) => own.find((span) => span.name.endsWith(`-${suffix}`));
+        // "-stage" and "-activate" also end "-probe-stage" and "-probe-activate": a step is matched
+        // by its own suffix, never by its probe's.
+        const step = (suffix: string) =>
+            own.find(
+                (span) =>
+                    span.name.endsWith(`-${suffix}`) &&
+                    (suffix.startsWith("probe-") || !span.name.endsWith(`-probe-${suffix}`)),
+            );
+        const commands = [step("stage"), step("activate")].filter((span) => span !== undefined);
         const phase = (from: string, to: string): { start: number; end: number } | undefined => {
             const first = step(from) ?? step(to);
             const last = step(to);
@@ -229,11 +249,17 @@ function analyzeUp(
         const activatePhase = phase("probe-activate", "activate");
         const first = events[0]?.at ?? 0;
         const last = events.find((event) => event.step === "finished" || event.step === "failed")?.at ?? first;
+        // On the host, inside each of the two commands: its first event → its last (the waits
+        // between them, for the barrier and the earlier waves, left out).
+        const onHost = commands.reduce((sum, span) => {
+            const inside = events.filter((e) => e.at * 1000 >= span.start && e.at * 1000 <= span.end);
+            return sum + (inside.length ? inside[inside.length - 1].at - inside[0].at : 0);
+        }, 0);
         return {
             host,
             uploadSeconds: upload ? round((upload.end - upload.start) / 1000) : 0,
             uploadOp: upload?.op ?? "none",
-            installCommandSeconds: install ? round((install.end - install.start) / 1000) : 0,
+            installCommandSeconds: round(commands.reduce((sum, span) => sum + (span.end - span.start) / 1000, 0)),
             stageSeconds: stagePhase ? round(stagePhase.end - stagePhase.start) : 0,
             activateSeconds: activatePhase ? round(activatePhase.end - activatePhase.start) : 0,
             stage: stagePhase,
@@ -241,7 +267,7 @@ function analyzeUp(
             probes: own
                 .filter((span) => /-probe-(stage|activate)$/.test(span.name))
                 .map((span) => ({ start: span.start / 1000, end: span.end / 1000 })),
-            hostSeconds: round(last - first),
+            hostSeconds: round(onHost),
             steps: Object.fromEntries(Object.entries(stepSeconds(events)).map(([s, v]) => [s, round(v)])),
             start: first,
             end: last,
@@ -250,9 +276,10 @@ function analyzeUp(
         };
     });
     const lastHostEnd = Math.max(0, ...hosts.map((h) => h.end * 1000));
-    const remoteSeconds = resourceSpans
-        .filter((span) => WORK_OPS.has(span.op) && span.type.startsWith("command:remote:"))
-        .reduce((sum, span) => sum + (span.end - span.start) / 1000, 0);
+    // Seconds in which at least one remote step ran (stages overlap: their union, not their sum).
+    const remoteSeconds = unionSeconds(
+        resourceSpans.filter((span) => WORK_OPS.has(span.op) && span.type.startsWith("command:remote:")),
+    );
     const programStartSeconds = (firstResource - times.stackOpen) / 1000;
     const runnerLoadSeconds = (times.modulesLoaded - times.processStart) / 1000;
     const stackOpenSeconds = (times.stackOpen - times.modulesLoaded) / 1000;
