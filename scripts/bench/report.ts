@@ -206,7 +206,7 @@ from its Go module, the program inline through the Automation API exactly as
 \`scripts/local-stack.ts\` runs it, a file backend, and the **stand-in command plugin**
 (tools/command-standin; the released \`pulumi-resource-command\` can't be had here), so every engine
 figure says "${plugin}". Every ratio compares figures taken in this one run. Reproduce (root):
-\`npm run bench\` (scripts/bench/run.sh, about half an hour), which rewrites this file and
+\`npm run bench\` (scripts/bench/run.sh, about 45 minutes), which rewrites this file and
 docs/bench/*.svg. The machine was shared with other work during the run (load average 1 min/5 min:
 ${loads}); on 2 CPUs that inflates every figure that runs several hosts at once.
 
