@@ -231,14 +231,9 @@ function analyzeUp(
     const hosts: HostRun[] = Object.entries(hostLogs).map(([host, events]) => {
         const own = resourceSpans.filter((span) => belongsTo(span.name, host) && WORK_OPS.has(span.op));
         const upload = own.find((span) => span.type.endsWith("CopyToRemote"));
-        // "-stage" and "-activate" also end "-probe-stage" and "-probe-activate": a step is matched
-        // by its own suffix, never by its probe's.
-        const step = (suffix: string) =>
-            own.find(
-                (span) =>
-                    span.name.endsWith(`-${suffix}`) &&
-                    (suffix.startsWith("probe-") || !span.name.endsWith(`-probe-${suffix}`)),
-            );
+        // A server's steps are named `<fleet>-<host>-<step>`: matching `-<host>-stage` keeps
+        // `-<host>-probe-stage` out ("-stage" alone ends both).
+        const step = (suffix: string) => own.find((span) => span.name.endsWith(`-${host}-${suffix}`));
         const commands = [step("stage"), step("activate")].filter((span) => span !== undefined);
         const phase = (from: string, to: string): { start: number; end: number } | undefined => {
             const first = step(from) ?? step(to);

@@ -188,3 +188,26 @@ export class EngineStack {
         }
     }
 }
+
+/**
+ * What is wrong with the output of a preview stopped by a config error: `message` must show
+ * exactly once, with no stack and no "Unhandled exception", and no step may read as a delete
+ * (the program stopped; it never completed with fewer resources). Empty when all is right.
+ */
+export function configErrorProblems(output: string, message: string): string[] {
+    const problems: string[] = [];
+    const count = output.split(message).length - 1;
+    if (count !== 1) {
+        problems.push(`${JSON.stringify(message)} shows ${count} times`);
+    }
+    for (const [what, pattern] of [
+        ["a stack or an unhandled exception", /Unhandled exception|ConfigError|\n\s+at /],
+        ["a delete", / delete|to delete/],
+    ] as const) {
+        const found = pattern.exec(output);
+        if (found) {
+            problems.push(`shows ${what}: ${JSON.stringify(found[0])}`);
+        }
+    }
+    return problems;
+}
