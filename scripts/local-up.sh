@@ -12,6 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup-machine.sh
+# shellcheck source=scripts/lib/node-env.sh
+. scripts/lib/node-env.sh
+sync_node_env
 scripts/build-releases.sh .artifacts >/dev/null
 if ! scripts/fleet.sh status >/dev/null 2>&1; then
     scripts/fleet.sh stop >/dev/null 2>&1 || true

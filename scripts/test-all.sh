@@ -18,8 +18,12 @@
 # (test/engine/plainCli.test.ts) is reported skipped, with the reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# First what the tiers need on this machine (apt packages, Go, node_modules, engine, rootfs).
+# First what the tiers need on this machine (apt packages, Go, Node.js, node_modules, engine,
+# rootfs); then the Node.js LTS it chose (the machine's own when >= 22) first on PATH.
 bash scripts/setup-machine.sh
+# shellcheck source=scripts/lib/node-env.sh
+. scripts/lib/node-env.sh
+sync_node_env
 
 tiers=("$@")
 [[ ${#tiers[@]} -gt 0 ]] || tiers=(static unit release fleet engine)
