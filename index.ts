@@ -1,12 +1,15 @@
 // The Sync server release stack. The only reader of pulumi.Config: everything is validated here,
 // before a single resource is declared, then handed to the components as typed values (secrets
 // only as secret Outputs).
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
 import { ArtifactError, ReleaseArtifact, loadReleaseArtifact } from "./components/artifacts";
 import { ConfigError, RawSyncConfig, StackFile, parseSyncConfig, versionsInUse } from "./components/config";
 import { SyncFleet } from "./components/fleet";
+import { hostScriptsHash } from "./components/hostScripts";
+import { ObservationResult, ObservationTarget, observeFleet } from "./components/observe";
 import { ReleaseBucket, releaseObjectKey } from "./components/releaseBucket";
 import { tunePulumiSdk } from "./components/sdkTuning";
 
@@ -67,6 +70,7 @@ const raw: RawSyncConfig = orRunError(() => ({
     keepReleases: config.getNumber("keepReleases"),
     releaseBucket: config.getBoolean("releaseBucket"),
     commandTimeout: config.getNumber("commandTimeout"),
+    observe: config.getBoolean("observe"),
 }));
 
 const settings = orRunError(() => parseSyncConfig(raw, readStackFile()));
@@ -93,28 +97,87 @@ const bucket = settings.releaseBucket
     ? new ReleaseBucket("sync-releases", { releases: Object.values(releases) })
     : undefined;
 
-const fleet = new SyncFleet("sync", {
-    servers: settings.servers,
-    batchSize: settings.batchSize,
-    stageParallel: settings.stageParallel,
-    releases,
-    sshPrivateKey,
-    ini: settings.ini,
-    iniSecrets,
-    keepReleases: settings.keepReleases,
-    commandTimeout: settings.commandTimeout,
-});
+// The stack's own `command` provider for every step: named, so a preview names it in a few bytes
+// (a default provider's reference is a long versioned name).
+const commandProvider = new command.Provider("sync", {});
+
+/**
+ * Every existing host read before planning (sync:observe), at most stageParallel at once: what a
+ * host that drifted from what the stack last put there needs shows in the plan. A host that can't
+ * be read is planned from the state alone, with one warning naming it and why.
+ */
+async function observeHosts(): Promise<Record<string, ObservationResult>> {
+    const targets: ObservationTarget[] = settings.servers.flatMap((spec) =>
+        spec.kind === "existing"
+            ? [
+                  {
+                      server: spec.name,
+                      user: spec.user,
+                      host: spec.host,
+                      port: spec.port,
+                      hostKey: spec.hostKey,
+                      version: spec.version,
+                      sdistSha256: releases[spec.version].sha256,
+                      scriptsHash: hostScriptsHash(),
+                  },
+              ]
+            : [],
+    );
+    if (!settings.observe || targets.length === 0) {
+        return {};
+    }
+    const results = await observeFleet(targets, sshPrivateKeyText as string, settings.stageParallel);
+    for (const result of results.filter((r) => r.error !== undefined)) {
+        await pulumi.log.warn(`${result.server}: not observed (${result.error}); planned from the state alone`);
+    }
+    return Object.fromEntries(results.map((result) => [result.server, result]));
+}
+
+const fleet = observeHosts().then(
+    (observations) =>
+        new SyncFleet(
+            "sync",
+            {
+                servers: settings.servers,
+                batchSize: settings.batchSize,
+                stageParallel: settings.stageParallel,
+                releases,
+                sshPrivateKey,
+                ini: settings.ini,
+                iniSecrets,
+                keepReleases: settings.keepReleases,
+                commandTimeout: settings.commandTimeout,
+                observations,
+            },
+            { providers: [commandProvider] },
+        ),
+);
 
 /** The release every server runs unless it has a canary override. */
 export const version = settings.version;
-/** Per server: address, the version it should serve, the version it served after its activation, pinned host key, rollout batch. */
-export const servers = fleet.report;
-/** Per release in use: its object key in the archive and its sha256. */
-export const releaseArchive = Object.fromEntries(
-    Object.values(releases).map((release) => [
-        release.version,
-        { objectKey: releaseObjectKey(release.version), sha256: release.sha256 },
-    ]),
+/** Per server: the address the stack connects to and its rollout batch. */
+export const servers = fleet.then((f) => f.report.servers);
+/** Per server: the version its last activation left it serving, read from the host. */
+export const serves = fleet.then((f) => f.report.serves);
+/**
+ * Per server: what it was seen serving before the last `up` planned, and when (or why it was not
+ * read). Left unknown by a preview, which would otherwise show every host's new timestamp.
+ */
+export const observed = fleet.then((f) =>
+    pulumi.runtime.isDryRun()
+        ? Object.fromEntries(Object.keys(f.report.observed).map((name) => [name, pulumi.output(pulumi.unknown)]))
+        : f.report.observed,
 );
+/** Per server: the SSH host key every connection pins. */
+export const hostKeys = fleet.then((f) => f.report.hostKeys);
+/** Per release in use: its object key in the archive and its sha256 (null without the bucket). */
+export const releaseArchive = bucket
+    ? Object.fromEntries(
+          Object.values(releases).map((release) => [
+              release.version,
+              { objectKey: releaseObjectKey(release.version), sha256: release.sha256 },
+          ]),
+      )
+    : null;
 /** The S3 bucket holding every release; null when sync:releaseBucket is false (undefined would warn on every run). */
 export const releaseBucketName: pulumi.Output<string> | null = bucket ? bucket.bucketName : null;

@@ -2,11 +2,10 @@
 // upload. Reads and writes the local disk only.
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { NamedData, byBytes, sha256, sha256sums } from "./digest";
 import { hostLayoutValue } from "./hostLayout";
-import { hostScriptMembers } from "./remoteCommand";
+import { hostScriptMembers } from "./hostScripts";
 
 /** A release as found on the deployer's disk. */
 export interface ReleaseArtifact {
@@ -26,6 +25,8 @@ export interface ReleaseArtifact {
     bundlePath: string;
     /** sha256 of the bundle, hex. */
     bundleSha256: string;
+    /** Size of the bundle in bytes (the stage step streams exactly this much). */
+    bundleBytes: number;
 }
 
 /** One file of a bundle: its path inside the archive (relative, `/`-separated) and its bytes. */
@@ -48,13 +49,15 @@ export function sdistFileName(version: string): string {
 const WHEELHOUSE_FILE = /^[A-Za-z0-9_][A-Za-z0-9_.+-]*\.(whl|tar\.gz|zip)$/;
 
 /**
- * Where bundles are written: $SYNC_RELEASE_BUNDLE_DIR, else <tmpdir>/sync-release-bundles-<uid>.
- * Created 0700; refused unless it is a real directory of this user that nobody else may write
- * (a shared /tmp name could be someone else's directory, or a link to one).
+ * Where bundles are written: $SYNC_RELEASE_BUNDLE_DIR, else ${TMPDIR:-/tmp}/sync-release-bundles-<uid>
+ * — the rule components/local/on-host.sh finds them by. Created 0700; refused unless it is a real
+ * directory of this user that nobody else may write (a shared /tmp name could be someone else's
+ * directory, or a link to one).
  */
 export function bundleDir(): string {
     const uid = process.getuid?.() ?? 0;
-    const dir = process.env.SYNC_RELEASE_BUNDLE_DIR || path.join(os.tmpdir(), `sync-release-bundles-${uid}`);
+    const dir =
+        process.env.SYNC_RELEASE_BUNDLE_DIR || path.join(process.env.TMPDIR || "/tmp", `sync-release-bundles-${uid}`);
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const stat = fs.lstatSync(dir);
     if (!stat.isDirectory() || stat.uid !== uid || (stat.mode & 0o022) !== 0) {
@@ -182,7 +185,7 @@ const BUNDLE_FILE = /^[0-9a-f]{64}\.tar$/;
  * mtime says it was used now. Bundles are deterministic, so removing old ones loses nothing: a run
  * that needs one again writes the same bytes under the same name.
  */
-function writeContentAddressed(data: Buffer): { file: string; sha256: string } {
+function writeContentAddressed(data: Buffer): { file: string; sha256: string; bytes: number } {
     const digest = sha256(data);
     const dir = bundleDir();
     const file = path.join(dir, `${digest}.tar`);
@@ -209,7 +212,7 @@ function writeContentAddressed(data: Buffer): { file: string; sha256: string } {
         }
     }
     pruneBundles(dir, Date.now() - BUNDLE_MAX_AGE_DAYS * 86_400_000);
-    return { file, sha256: digest };
+    return { file, sha256: digest, bytes: data.length };
 }
 
 /** A file's bytes, read without following a link at its name; undefined when it is not a plain file. */
@@ -301,6 +304,7 @@ export function releaseArtifactFrom(version: string, sdistPath: string, wheelhou
         wheelhousePath,
         bundlePath: bundle.file,
         bundleSha256: bundle.sha256,
+        bundleBytes: bundle.bytes,
     };
 }
 

@@ -72,6 +72,8 @@ export interface SyncConfig {
     releaseBucket: boolean;
     /** Seconds any one remote step may take before it is killed. */
     commandTimeout: number;
+    /** Whether every host is read before planning (drift shows in the preview; up repairs it). */
+    observe: boolean;
 }
 
 /** The raw values as read from Pulumi config (JSON-decoded where structured). */
@@ -85,6 +87,7 @@ export interface RawSyncConfig {
     keepReleases?: unknown;
     releaseBucket?: unknown;
     commandTimeout?: unknown;
+    observe?: unknown;
 }
 
 /**
@@ -267,14 +270,8 @@ export function parseSyncConfig(raw: RawSyncConfig, stackFile?: StackFile): Sync
     const keepReleases = integerIn("sync:keepReleases", raw.keepReleases ?? 5, 2, 100, problems) ?? 5;
     const commandTimeout = integerIn("sync:commandTimeout", raw.commandTimeout ?? 600, 10, 7200, problems) ?? 600;
 
-    let releaseBucket = true;
-    if (raw.releaseBucket !== undefined) {
-        if (typeof raw.releaseBucket !== "boolean") {
-            problems.push(`sync:releaseBucket: ${showValue(raw.releaseBucket)} must be true or false`);
-        } else {
-            releaseBucket = raw.releaseBucket;
-        }
-    }
+    const releaseBucket = booleanOf("sync:releaseBucket", raw.releaseBucket, true, problems);
+    const observe = booleanOf("sync:observe", raw.observe, true, problems);
 
     const ini = parseIni("sync:ini", raw.ini, false, problems);
     const iniSecrets = parseIni("sync:iniSecrets", raw.iniSecrets, true, problems);
@@ -296,7 +293,20 @@ export function parseSyncConfig(raw: RawSyncConfig, stackFile?: StackFile): Sync
         iniSecrets,
         releaseBucket,
         commandTimeout,
+        observe,
     };
+}
+
+/** A true/false key, `fallback` when unset. */
+function booleanOf(key: string, value: unknown, fallback: boolean, problems: string[]): boolean {
+    if (value === undefined) {
+        return fallback;
+    }
+    if (typeof value !== "boolean") {
+        problems.push(`${key}: ${showValue(value)} must be true or false`);
+        return fallback;
+    }
+    return value;
 }
 
 /**

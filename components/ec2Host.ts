@@ -12,7 +12,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { Ec2Settings, showValue } from "./config";
 import { hostKeyProblem, normalizeHostKey } from "./hostKeys";
-import { shellQuote } from "./remoteCommand";
+import { shellQuote } from "./shellQuote";
 import { publicKeyOfPrivateKey } from "./sshKeys";
 
 /** Debian's AWS account, which publishes the official Debian 12 AMIs. */

@@ -2,6 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ReleaseArtifact } from "./artifacts";
 import { IniData, ServerSpec, rolloutBatches } from "./config";
+import { ObservationResult, observedServes } from "./observe";
 import { SyncServer } from "./syncServer";
 
 /** Arguments of a SyncFleet. */
@@ -24,20 +25,24 @@ export interface SyncFleetArgs {
     keepReleases: number;
     /** Seconds any one remote step may take. */
     commandTimeout: number;
+    /** What each host held when it was read before planning, by server name (absent: not read). */
+    observations: Record<string, ObservationResult>;
 }
 
-/** What the stack reports per server. */
-export interface ServerReport {
-    /** Address the stack connects to. */
-    address: pulumi.Output<string>;
-    /** Release the server should serve (sync:version or its canary override). */
-    version: string;
-    /** Release the host served when its activation last finished, read from the host. */
-    serves: pulumi.Output<string>;
-    /** The SSH host key the stack pins for it. */
-    hostKey: pulumi.Output<string>;
-    /** Rollout batch, from 1. */
-    batch: number;
+/**
+ * What the stack reports per server, one map a field, so that a version bump's preview changes one
+ * line of them (`version`) and no other: the host's address and batch, the pinned host key, the
+ * version its last activation left it serving, what it was seen serving before this run planned.
+ */
+export interface FleetReport {
+    /** Address the stack connects to and rollout batch (from 1). */
+    servers: Record<string, { address: pulumi.Output<string>; batch: number }>;
+    /** The SSH host key every connection pins. */
+    hostKeys: Record<string, pulumi.Output<string>>;
+    /** The version the host served when its activation last finished, read from the host. */
+    serves: Record<string, pulumi.Output<string>>;
+    /** `<version> at <time>` it was seen serving before this run planned, or why it was not read. */
+    observed: Record<string, string>;
 }
 
 /**
@@ -56,13 +61,13 @@ export class SyncFleet extends pulumi.ComponentResource {
     /** Waits for every server's stage: no server activates before it. */
     public readonly staged: command.local.Command;
     /** Per-server report for the stack outputs. */
-    public readonly report: Record<string, ServerReport>;
+    public readonly report: FleetReport;
 
     constructor(name: string, args: SyncFleetArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sync:fleet:SyncFleet", name, {}, opts);
         this.servers = {};
         this.batches = [];
-        this.report = {};
+        this.report = { servers: {}, hostKeys: {}, serves: {}, observed: {} };
 
         // Declared first, its dependencies filled in once every server's stage exists: a command
         // with no `create` runs nothing, it only orders what depends on it.
@@ -88,18 +93,19 @@ export class SyncFleet extends pulumi.ComponentResource {
                             commandTimeout: args.commandTimeout,
                             stageAfter: slotBefore >= 0 ? [declaredStages[slotBefore]] : [],
                             activateAfter: [this.staged, ...previousBatch],
+                            observation: args.observations[spec.name],
                         },
                         { parent: this },
                     );
                     declaredStages.push(server.stage);
                     this.servers[spec.name] = server;
-                    this.report[spec.name] = {
-                        address: server.address,
-                        version: spec.version,
-                        serves: server.servedVersion,
-                        hostKey: server.hostKey,
-                        batch: index + 1,
-                    };
+                    this.report.servers[spec.name] = { address: server.address, batch: index + 1 };
+                    this.report.hostKeys[spec.name] = server.hostKey;
+                    this.report.serves[spec.name] = server.servedVersion;
+                    const observation = args.observations[spec.name];
+                    if (observation) {
+                        this.report.observed[spec.name] = observedReport(observation);
+                    }
                     return server;
                 });
                 this.batches.push(built);
@@ -112,4 +118,12 @@ export class SyncFleet extends pulumi.ComponentResource {
         }
         this.registerOutputs({});
     }
+}
+
+/** A server's observation as the stack output shows it: one line. */
+export function observedReport(result: ObservationResult): string {
+    if (!result.observed) {
+        return `not observed at ${result.at}: ${result.error ?? "unknown"}`;
+    }
+    return `${observedServes(result.observed) || "nothing"} at ${result.at}`;
 }

@@ -1,102 +1,34 @@
-// Render the command lines that run the host scripts. Pure functions: the fleet tier takes its
-// commands from here too, so tests and the stack run exactly the same thing.
+// Render the command lines that run the host scripts, as the deployer's ssh sends them (the
+// transport is components/local/on-host.sh). Pure functions: the fleet tier takes its commands from
+// here too, so tests and the stack run exactly the same thing.
 //
 // The scripts of components/remote/ travel in every release bundle (under scripts/). The stage
-// step reads bootstrap.sh out of the uploaded bundle, which installs them content-addressed at
-// /var/sync/scripts/<hash>/ and runs stage.sh; every later step is one short line naming its
-// script by that hash. A changed script changes the hash, so every step that uses it runs again,
-// and a failure prints a short command followed by the script's own last line.
-import * as fs from "fs";
-import * as path from "path";
+// step's entry runs the installed scripts when they are intact, else receives the bundle on its
+// stdin into a root-only file, checks its sha256 and only then runs bootstrap.sh out of it, which
+// installs the scripts at /var/sync/scripts/<hash>/; every later step names its script by that hash.
 import { ReleaseArtifact } from "./artifacts";
-import { byBytes, sha256, sha256sums } from "./digest";
-import { bundleRemotePath, hostLayoutValue, hostPath, hostPattern } from "./hostLayout";
+import { hostLayoutValue, hostPath, hostPattern } from "./hostLayout";
+import { hostScriptsHash } from "./hostScripts";
+import { shellQuote } from "./shellQuote";
 
 /** How a host script is run. */
 export interface RemoteCommandOptions {
     /** SSH user; anything but root goes through `sudo -n` (fails rather than prompts). */
     user: string;
-    /** Seconds before the whole script is killed (remote commands have no timeout of their own). */
+    /** Seconds before the whole script is killed on the host. */
     timeoutSeconds: number;
 }
 
-/** One file installed on the hosts. */
-export interface HostScript {
-    /** File name, e.g. `stage.sh`. */
-    name: string;
-    /** Its exact content. */
-    content: string;
-}
-
-const REMOTE_DIR = path.join(__dirname, "remote");
-const SCRIPT_NAME = /^[a-z0-9_-]+\.(sh|py)$/;
 /** The deploy user names the scripts accept (stage.sh checks the same). */
 const DEPLOY_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
-
-/** Quote one word for a POSIX shell: single quotes, with embedded ones closed and escaped. */
-export function shellQuote(word: string): string {
-    if (word.includes("\0")) {
-        throw new Error("a shell word cannot contain a NUL byte");
-    }
-    return `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
-/** The scripts installed on the hosts (every script of `dir`), in name order. */
-export function hostScripts(dir: string = REMOTE_DIR): HostScript[] {
-    if (dir === REMOTE_DIR && remote) {
-        return remote.scripts;
-    }
-    const names = fs.readdirSync(dir).filter((name) => SCRIPT_NAME.test(name));
-    for (const name of names) {
-        if (!fs.readFileSync(path.join(dir, name), "utf8").endsWith("\n")) {
-            throw new Error(`host script ${name} must end with a newline`);
-        }
-    }
-    return names.sort(byBytes).map((name) => ({ name, content: fs.readFileSync(path.join(dir, name), "utf8") }));
-}
-
-/** Read and hashed once per process: every server's steps use the same scripts under one hash. */
-let remote: { scripts: HostScript[]; hash: string } | undefined;
-function remoteScripts(): { scripts: HostScript[]; hash: string } {
-    if (!remote) {
-        const scripts = hostScripts();
-        for (const required of ["bootstrap.sh", "layout.sh", "lib.sh", "stage.sh", "activate.sh", "ini.sh"]) {
-            if (!scripts.some((s) => s.name === required)) {
-                throw new Error(`${REMOTE_DIR} has no ${required}`);
-            }
-        }
-        remote = { scripts, hash: scriptsHash(scripts) };
-    }
-    return remote;
-}
-
-/**
- * The hash a set of scripts is installed under: the first 16 hex digits of the sha256 of what
- * `sha256sum` prints for the files in name order (`<sha256>  <name>\n` each). bootstrap.sh checks
- * the files it unpacked against it before it moves them into place.
- */
-export function scriptsHash(scripts: HostScript[]): string {
-    return sha256(sha256sums(scripts.map((s) => ({ name: s.name, data: Buffer.from(s.content, "utf8") })))).slice(
-        0,
-        16,
-    );
-}
-
-/** The hash of the scripts in components/remote/ (what the stage step installs). */
-export function hostScriptsHash(): string {
-    return remoteScripts().hash;
-}
-
-/** components/remote/ as bundle members: `scripts/<name>`. */
-export function hostScriptMembers(): { name: string; data: Buffer }[] {
-    const dir = hostLayoutValue("SYNC_BUNDLE_SCRIPTS");
-    return remoteScripts().scripts.map((s) => ({ name: `${dir}/${s.name}`, data: Buffer.from(s.content, "utf8") }));
-}
 
 /** `[sudo -n ]timeout --kill-after=10 <T>`: every step runs as root, bounded in time. */
 function commandPrefix(options: RemoteCommandOptions): string[] {
     if (!Number.isInteger(options.timeoutSeconds) || options.timeoutSeconds <= 0) {
         throw new Error(`timeoutSeconds must be a positive integer, got ${options.timeoutSeconds}`);
+    }
+    if (!DEPLOY_USER.test(options.user)) {
+        throw new Error(`deploy user ${JSON.stringify(options.user)} is not a Debian user name`);
     }
     return [
         ...(options.user === "root" ? [] : ["sudo", "-n"]),
@@ -123,11 +55,33 @@ function renderScriptCommand(script: string, args: string[], options: RemoteComm
 export const WSGI_DAEMONS = { processes: 2, threads: 15 } as const;
 
 /**
- * The stage step: bootstrap.sh read out of the uploaded bundle, run as root:
- * `[sudo -n ]timeout … bash -c 'set -o pipefail; tar -xOf "$1" --occurrence scripts/bootstrap.sh |
- * bash -s "$@"' sync-stage '<bundle>' '<hash>' '<deploy user>' '<version>' '<sdist sha256>'
- * '<bundle sha256>'`. The bundle path is relative to the deploy user's home, where the SSH session
- * starts. Its stdout is one line, `staged <version>`.
+ * The stage step's entry, run as root by `bash -c` with the arguments `<hash> <deploy user>
+ * <version> <sdist sha256> <bundle sha256> <bundle bytes>`, the bundle on stdin. Installed scripts
+ * whose files still hash to <hash> run directly and read the bundle only when the release is not
+ * built yet (a rollback reads none of it). Otherwise nothing of the bundle runs before all of it
+ * arrived in a file only root can reach and matched its sha256: then bootstrap.sh out of it
+ * installs the scripts and runs stage.sh on that file.
+ */
+export function stageEntry(): string {
+    const scripts = hostPath("SYNC_SCRIPTS");
+    const dist = hostPath("SYNC_DIST");
+    const bootstrap = `${hostLayoutValue("SYNC_BUNDLE_SCRIPTS")}/bootstrap.sh`;
+    return [
+        "set -euo pipefail; umask 077",
+        `s=${scripts}/$1`,
+        `if [[ -f $s/.complete && $(cd "$s" && sha256sum -- * | sha256sum | cut -c1-16) == "$1" ]]; then exec bash "$s/stage.sh" "$2" - "\${@:3}"; fi`,
+        `install -d -m 0755 ${hostPath("SYNC_ROOT")} ${dist}`,
+        `f=$(mktemp ${dist}/.incoming.XXXXXX); trap 'rm -f "$f"' EXIT`,
+        `head -c "$6" >"$f"`,
+        `[[ $(stat -c %s "$f") == "$6" && $(sha256sum <"$f") == "$5 "* ]] || { echo "[sync $(hostname) stage] ERROR: the release bundle arrived with another size or sha256 than $6 bytes, sha256 $5 (cut short?); host unchanged" >&2; exit 1; }`,
+        `tar -xOf "$f" --occurrence ${bootstrap} | bash -s "$f" "$@"`,
+    ].join("\n");
+}
+
+/**
+ * The stage step: `[sudo -n ]timeout … bash -c '<stageEntry>' sync-stage '<hash>' '<deploy user>'
+ * '<version>' '<sdist sha256>' '<bundle sha256>' '<bundle bytes>'`, the bundle on stdin. Its stdout
+ * is one line, `staged <version>`.
  */
 export function renderStageCommand(
     release: ReleaseArtifact,
@@ -137,21 +91,22 @@ export function renderStageCommand(
     if (!DEPLOY_USER.test(deployUser)) {
         throw new Error(`deploy user ${JSON.stringify(deployUser)} is not a Debian user name`);
     }
-    const bootstrap = `${hostLayoutValue("SYNC_BUNDLE_SCRIPTS")}/bootstrap.sh`;
-    const entry = `set -o pipefail; tar -xOf "$1" --occurrence ${bootstrap} | bash -s "$@"`;
+    if (!Number.isSafeInteger(release.bundleBytes) || release.bundleBytes <= 0) {
+        throw new Error(`bundle size must be a positive integer, got ${release.bundleBytes}`);
+    }
     return [
         ...commandPrefix(options),
         "bash",
         "-c",
-        shellQuote(entry),
+        shellQuote(stageEntry()),
         "sync-stage",
         ...[
-            bundleRemotePath(release.version),
             hostScriptsHash(),
             deployUser,
             release.version,
             release.sha256,
             release.bundleSha256,
+            String(release.bundleBytes),
         ].map(shellQuote),
     ].join(" ");
 }

@@ -30,14 +30,15 @@ function write(text: string): void {
 
 async function reportHosts(local: LocalStack, known?: OutputMap): Promise<void> {
     const outputs = known ?? (await local.stack.outputs());
-    const declared = (outputs.servers?.value ?? {}) as Record<string, { address: string; version: string }>;
+    const activated = (outputs.serves?.value ?? {}) as Record<string, string>;
     const rows = await Promise.all(
         local.fleet.servers.map(async (server) => {
-            const configured = declared[server.name]?.version ?? "(not declared)";
-            return [server.name, server.host, configured, (await servedVersion(server.host)) || "nothing"];
+            const left = server.name in activated ? activated[server.name] || "nothing" : "(not declared)";
+            return [server.name, server.host, left, (await servedVersion(server.host)) || "nothing"];
         }),
     );
-    const table = [["host", "address", "configured", "serves"], ...rows];
+    // "activated": what the stack's last activation of the host reported; "serves": asked now.
+    const table = [["host", "address", "activated", "serves"], ...rows];
     const widths = table[0].map((_, column) => Math.max(...table.map((row) => row[column].length)));
     write("\n");
     for (const row of table) {

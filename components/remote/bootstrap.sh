@@ -1,13 +1,15 @@
 # shellcheck shell=bash
-# The stage step's entry point, read from the release bundle itself:
-#   bash -c 'set -o pipefail; tar -xOf "$1" --occurrence scripts/bootstrap.sh | bash -s "$@"' \
-#     sync-stage <bundle> <hash> <deploy-user> <version> <sdist-sha256> <bundle-sha256>
-# (components/remoteCommand.ts renders it). Installs the scripts the bundle carries under
-# scripts/ at /var/sync/scripts/<hash>/ (root:root, dirs 0755, files 0644, `.complete` written
-# last once they are on disk; unpacked in a temp dir beside it, their hash checked, then renamed
-# into place), or re-checks the ones installed there already, then runs stage.sh from there.
+# Installs the host scripts of a release bundle and runs stage.sh from them. Run by the stage
+# step's entry (components/remoteCommand.ts stageEntry) only once the whole bundle arrived in a
+# file only root can reach and matched the sha256 the stack sent:
+#   tar -xOf <bundle> scripts/bootstrap.sh | bash -s <bundle> <hash> <deploy-user> <version> \
+#     <sdist-sha256> <bundle-sha256> <bundle-bytes>
+# Under the deploy lock, installs the scripts the bundle carries under scripts/ at
+# /var/sync/scripts/<hash>/ (root:root, dirs 0755, files 0644, `.complete` written last once they
+# are on disk; unpacked in a temp dir beside it, their hash checked, then renamed into place), or
+# re-checks the ones installed there already; then runs stage.sh from there on the bundle.
 # <hash>: the first 16 hex digits of the sha256 of `sha256sum` over the files in name order, as
-# components/remoteCommand.ts computes it. Every other step then runs a short command,
+# components/hostScripts.ts computes it. Every other step then runs a short command,
 # `bash /var/sync/scripts/<hash>/<script>.sh 'arg'…`.
 set -euo pipefail
 shopt -s nullglob
@@ -22,11 +24,12 @@ boot_die() {
     exit 1
 }
 
-[[ $# -eq 6 ]] ||
-    boot_die "usage: bootstrap.sh <bundle> <hash> <deploy-user> <version> <sdist-sha256> <bundle-sha256>"
+[[ $# -eq 7 ]] ||
+    boot_die "usage: bootstrap.sh <bundle> <hash> <deploy-user> <version> <sdist-sha256> <bundle-sha256> <bundle-bytes>"
 [[ $(id -u) -eq 0 ]] || boot_die "must run as root (connect as root or as a user with passwordless sudo)"
 [[ $2 =~ ^[0-9a-f]{16}$ ]] || boot_die "bad scripts hash '$2'"
-[[ -f $1 ]] || boot_die "$1 was not uploaded"
+# The entry's own file: root's, not a link, checked against the stack's sha256 already.
+[[ -f $1 && ! -L $1 && $(stat -c %u "$1") == 0 ]] || boot_die "$1 is not the bundle the stage received"
 bundle=$(realpath -e -- "$1")
 hash=$2
 # SYNC_ROOT, SYNC_SCRIPTS, SYNC_BUNDLE_SCRIPTS: the layout travels in the bundle with the scripts.
@@ -41,6 +44,11 @@ scripts_hash() {
 }
 
 install -d -m 0755 -o root -g root "$SYNC_ROOT" "$SYNC_SCRIPTS"
+# The deploy lock (lib.sh's SYNC_LOCK) while scripts are replaced: no deploy is reading them then.
+# Released before stage.sh runs (it takes the lock itself); nothing started here inherits it.
+exec 9>>"$SYNC_ROOT/.deploy.lock"
+chmod 0600 "$SYNC_ROOT/.deploy.lock"
+flock -w "${SYNC_LOCK_WAIT:-120}" 9 || boot_die "another deploy holds $SYNC_ROOT/.deploy.lock (waited ${SYNC_LOCK_WAIT:-120}s)"
 # Installed and still what it was installed as (a power cut can leave files empty or short).
 if [[ -f $target/.complete && $(scripts_hash "$target" 2>/dev/null || true) == "$hash" ]]; then
     touch "$target" # newest: kept by the pruning of old hashes
@@ -62,13 +70,14 @@ else
     # The files reach the disk before the marker that says they are complete.
     { sync -f "$boot_stage" && : >"$boot_stage/.complete" && sync "$boot_stage"; } ||
         boot_die "could not complete the scripts (disk full?)"
-    rm -rf "$target"
-    if ! mv -T "$boot_stage" "$target" 2>/dev/null; then
-        # Another bootstrap of the same scripts won the race; theirs are identical.
-        [[ -f $target/.complete ]] || boot_die "could not move the scripts to $target"
-        rm -rf "$boot_stage"
+    # A damaged copy goes out of the way by one rename, then away.
+    if [[ -e $target ]]; then
+        mv -T "$target" "$SYNC_SCRIPTS/.old.$hash.$$"
+        rm -rf "$SYNC_SCRIPTS/.old.$hash.$$"
     fi
+    mv -T "$boot_stage" "$target" || boot_die "could not move the scripts to $target"
     boot_stage=""
     sync "$SYNC_SCRIPTS"
 fi
-exec bash "$target/stage.sh" "$3" "$bundle" "$4" "$5" "$6" </dev/null
+exec 9>&-
+exec bash "$target/stage.sh" "$3" "$bundle" "$4" "$5" "$6" "$7" </dev/null

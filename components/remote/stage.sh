@@ -1,13 +1,15 @@
 # shellcheck shell=bash
 # The stage step: make a release ready on this host without changing anything it serves.
-#   usage: stage.sh <deploy-user> <bundle> <version> <sdist-sha256> <bundle-sha256>
-# Run by bootstrap.sh once it installed the scripts from the bundle. Prepares the host (preflight,
-# the service and build users, /var/sync), then either reuses releases/<version> (root's record
-# says it was built from this sdist and the tree is sealed) or receives the bundle (sha256, every
-# member, SHA256SUMS, the sdist against the stack's sha256) and builds the release at its final
-# path: a venv made by uv as the unprivileged build user, an offline install from the bundle's
-# wheelhouse with bytecode compiled, the version and import checks; then every process of the
-# build user killed, the tree sealed root-owned and checked, synced, and root's record written.
+#   usage: stage.sh <deploy-user> <bundle> <version> <sdist-sha256> <bundle-sha256> <bundle-bytes>
+# <bundle>: `-`, the bundle on stdin (<bundle-bytes> of it), read only when the release must be
+# built; or the file the stage's entry received and checked already (bootstrap.sh passes it).
+# Run by the stage step's entry (installed scripts) or by bootstrap.sh. Prepares the host
+# (preflight, the service and build users, /var/sync), then either reuses releases/<version>
+# (root's record says it was built from this sdist and the tree is sealed) or receives the bundle
+# (sha256, every member, SHA256SUMS, the sdist against the stack's sha256) and builds the release
+# at its final path: a venv made by uv as the unprivileged build user, an offline install from the
+# bundle's wheelhouse with bytecode compiled, the version and import checks; then every process of
+# the build user killed, the tree sealed root-owned and checked, synced, and root's record written.
 # stdout: one line, "staged <version>". A failure leaves every served thing as it was and no
 # unfinished release tree behind.
 # shellcheck source=components/remote/lib.sh
@@ -21,14 +23,16 @@ bundle=${2:-}
 version=${3:-}
 expected_sha=${4:-}
 expected_bundle_sha=${5:-}
+bundle_bytes=${6:-}
 # The stack validated these already; re-check because this script also runs by hand.
-[[ $# -eq 5 ]] || die "usage: stage.sh <deploy-user> <bundle> <version> <sdist-sha256> <bundle-sha256>"
+[[ $# -eq 6 ]] || die "usage: stage.sh <deploy-user> <bundle> <version> <sdist-sha256> <bundle-sha256> <bundle-bytes>"
 [[ $deploy_user =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || die "bad deploy user '$(printable "$deploy_user" 64)'"
 [[ $version =~ $SYNC_VERSION_RE ]] || die "bad version '$(printable "$version" 80)'"
-[[ $bundle == /*/"$SYNC_UPLOADS/$SYNC_RELEASE_PREFIX$version$SYNC_BUNDLE_SUFFIX" && $bundle != *..* ]] ||
-    die "bad bundle path '$(printable "$bundle" 200)'"
+[[ $bundle == - || ($bundle == "$SYNC_DIST"/.incoming.* && $bundle != *..* && -f $bundle && ! -L $bundle) ]] ||
+    die "bad bundle '$(printable "$bundle" 200)'"
 [[ $expected_sha =~ ^[0-9a-f]{64}$ ]] || die "bad sdist sha256 '$expected_sha'"
 [[ $expected_bundle_sha =~ ^[0-9a-f]{64}$ ]] || die "bad bundle sha256 '$expected_bundle_sha'"
+[[ $bundle_bytes =~ ^[1-9][0-9]{0,11}$ ]] || die "bad bundle size '$(printable "$bundle_bytes" 20)'"
 
 require_root
 install -d -m 0755 -o root -g root "$SYNC_ROOT"
@@ -87,20 +91,17 @@ clear_unfinished() {
     discard_tree "$release"
 }
 
-# Uploads of releases that are neither current, previous nor this one (and the upload directory
-# of earlier versions of this stack).
-prune_uploads() {
-    local uploads=${bundle%/*} current previous old name upload_version
-    current=$(current_version)
-    previous=$(previous_version)
-    for old in "$uploads"/"$SYNC_RELEASE_PREFIX"*"$SYNC_BUNDLE_SUFFIX"; do
-        name=${old##*/}
-        upload_version=${name#"$SYNC_RELEASE_PREFIX"}
-        upload_version=${upload_version%"$SYNC_BUNDLE_SUFFIX"}
-        [[ $upload_version == "$version" || $upload_version == "$current" || $upload_version == "$previous" ]] && continue
-        log "pruning upload $name"
-        rm -f "$old"
-    done
+# Earlier versions of this stack uploaded bundles to the deploy user's ~/.sync-release (and root
+# kept an incoming/ folder): swept, the deploy user's as that user (root never walks its home).
+prune_legacy_uploads() {
+    local home
+    home=$(getent passwd "$deploy_user" | cut -d: -f6)
+    if [[ -n $home && -d $home/$SYNC_UPLOADS ]]; then
+        setpriv --reuid="$deploy_user" --regid="$(id -g "$deploy_user")" --init-groups \
+            find "$home/$SYNC_UPLOADS" -maxdepth 1 -type f -name "$SYNC_RELEASE_PREFIX*$SYNC_BUNDLE_SUFFIX" -delete \
+            2>/dev/null || true
+        rmdir "$home/$SYNC_UPLOADS" 2>/dev/null || true
+    fi
     rm -rf "$SYNC_DIST/incoming"
 }
 
@@ -109,14 +110,19 @@ prune_uploads() {
 # into a root-only directory, every file against SHA256SUMS and the sdist against the stack's sha256.
 receive_bundle() {
     local actual names types listed present sdist_sha name sdist_seen=""
-    [[ -f $bundle ]] || die "$bundle was not uploaded"
     step verify "$version"
     work=$(mktemp -d "$SYNC_DIST/.extract.XXXXXX")
-    # A private copy: the upload directory is the deploy user's.
-    cp -- "$bundle" "$work/bundle.tar" || die "could not copy $bundle (disk full?); host unchanged"
+    # Into a root-only directory, whole, then checked: from the step's stdin, or the file the
+    # entry received.
+    if [[ $bundle == - ]]; then
+        head -c "$bundle_bytes" >"$work/bundle.tar" || die "could not receive the release bundle (disk full?); host unchanged"
+    else
+        mv -- "$bundle" "$work/bundle.tar" || die "could not move $bundle (disk full?); host unchanged"
+    fi
+    bundle="the release bundle"
     actual=$(sha256sum <"$work/bundle.tar" | cut -d' ' -f1)
     [[ $actual == "$expected_bundle_sha" ]] ||
-        die "sha256 of $bundle is $actual, expected $expected_bundle_sha; host unchanged"
+        die "sha256 of the release bundle is $actual, expected $expected_bundle_sha (cut short?); host unchanged"
     names=$(tar --list --quoting-style=escape -f "$work/bundle.tar" 2>/dev/null) ||
         die "$bundle is not a readable tar; host unchanged"
     types=$(tar --list --verbose --quoting-style=escape -f "$work/bundle.tar" 2>/dev/null | cut -c1 | sort -u) ||
@@ -213,7 +219,7 @@ main() {
         rm -rf "$work"
         work=""
     fi
-    prune_uploads
+    prune_legacy_uploads
     step staged "$version"
 }
 

@@ -7,7 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import { ReleaseArtifact } from "../../components/artifacts";
 import { bundleRemotePath, hostLayoutValue } from "../../components/hostLayout";
-import { shellQuote } from "../../components/remoteCommand";
+import { shellQuote } from "../../components/shellQuote";
 import { bootstrap, brokenRelease, buildReleases, Host, hosts, release, REPO, run } from "./hostHarness";
 import { error, expectRefused, expectServing, killedAt, lastLine, staged } from "./steps";
 

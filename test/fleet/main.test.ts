@@ -4,7 +4,7 @@
 // (item 5).
 import { ReleaseArtifact } from "../../components/artifacts";
 import { hostLayoutValue } from "../../components/hostLayout";
-import { hostScriptsHash } from "../../components/remoteCommand";
+import { hostScriptsHash } from "../../components/hostScripts";
 import { buildReleases, Host, hosts, INI_1, iniSha256, release, RunResult } from "./hostHarness";
 
 let dir: string;

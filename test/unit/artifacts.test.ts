@@ -12,7 +12,7 @@ import {
     ustar,
 } from "../../components/artifacts";
 import { hostLayoutValue } from "../../components/hostLayout";
-import { hostScriptMembers } from "../../components/remoteCommand";
+import { hostScriptMembers } from "../../components/hostScripts";
 import { addUvWheel } from "./fixtures";
 
 const sha = (s: string | Buffer) => crypto.createHash("sha256").update(s).digest("hex");
@@ -56,6 +56,7 @@ test("finds the sdist, fingerprints it and bundles it with the wheelhouse, conte
         wheelhousePath: path.join(dir, "wheelhouse"),
         bundlePath: path.join(bundles, `${sha(bytes)}.tar`),
         bundleSha256: sha(bytes),
+        bundleBytes: bytes.length,
     });
     expect(fs.readdirSync(bundles)).toEqual([`${r.bundleSha256}.tar`]); // no temp file left
 });

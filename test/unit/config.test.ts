@@ -59,6 +59,7 @@ describe("a valid config", () => {
             iniSecrets: {},
             releaseBucket: true,
             commandTimeout: 600,
+            observe: true,
         });
     });
 

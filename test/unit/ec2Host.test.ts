@@ -10,8 +10,6 @@ import { DEPLOY_KEY, SECRET_KEYS, makeArtifactDir, prodConfig } from "./fixtures
 import { LAUNCH_ONLY_INPUTS, pinnedHostKeyOf, renderCloudInit, renderHostKeyStep } from "../../components/ec2Host";
 import { ed25519KeyPairFromSeed } from "../../components/sshKeys";
 
-const COMMAND = "command:remote:Command";
-const COPY = "command:remote:CopyToRemote";
 const LOCAL = "command:local:Command";
 const INSTANCE = "aws:ec2/instance:Instance";
 const OTHER_DEPLOY_KEY = ed25519KeyPairFromSeed(Buffer.alloc(32, 8), "deploy-2");
@@ -22,6 +20,11 @@ function named(run: ProgramRun, name: string): Recorded {
         throw new Error(`no resource named ${name}; have ${run.resources.map((r) => r.name).join(", ")}`);
     }
     return found;
+}
+
+/** The host key a step's on-host.sh call pins (its stdin is secret: the deploy key is in it). */
+function pinnedBy(resource: Recorded): string | undefined {
+    return /\non_host '[^']*' '[^']*' '[0-9]+' '([^']*)' /.exec(unwrap(resource.inputs.stdin) as string)?.[1];
 }
 
 /** `<type> <base64>` of a .pub line. */
@@ -41,7 +44,7 @@ function remoteOf(run: ProgramRun, server: string): Recorded[] {
         }
         return false;
     };
-    return run.resources.filter((r) => (r.type === COMMAND || r.type === COPY) && under(r));
+    return run.resources.filter((r) => r.type === LOCAL && under(r));
 }
 
 function ec2Servers(names: string[]): unknown[] {
@@ -152,23 +155,21 @@ describe("an EC2 server", () => {
         const others = remoteOf(run, "cloud1").filter((r) => r.name !== "sync-cloud1-hostkey");
         expect(others.map((r) => r.name).sort()).toEqual([
             "sync-cloud1-activate",
-            "sync-cloud1-bundle",
             "sync-cloud1-ini",
             "sync-cloud1-stage",
         ]);
         for (const resource of others) {
-            expect([resource.name, unwrap(resource.inputs.connection).hostKey]).toEqual([
-                resource.name,
-                pinned(MOCK_HOST_KEY_LINE),
-            ]);
+            expect([resource.name, pinnedBy(resource)]).toEqual([resource.name, pinned(MOCK_HOST_KEY_LINE)]);
             expect([resource.name, waitsFor(run, resource.key).has(`${LOCAL}::sync-cloud1-hostkey`)]).toEqual([
                 resource.name,
                 true,
             ]);
         }
-        // The instance id and the pinned key are the host's identity: a new one re-sends the upload.
-        const identity = named(run, "sync-cloud1-bundle").inputs.triggers[0];
-        expect(identity).toBe(`sync-cloud1-instance-id 203.0.113.10:22 ${pinned(MOCK_HOST_KEY_LINE)}`);
+        // The instance id and the pinned key are the host's identity: a new one runs every step again.
+        expect(named(run, "sync-cloud1-stage").inputs.environment).toMatchObject({
+            machine: "sync-cloud1-instance-id",
+            host: expect.stringMatching(/^admin@203\.0\.113\.10:22 \(ssh-ed25519 SHA256:[A-Za-z0-9+/]{43}\)$/),
+        });
         expect(run.outputs.servers).toMatchObject({ cloud1: { address: "203.0.113.10" } });
     });
 });
@@ -186,12 +187,9 @@ describe("EC2 fleets", () => {
         );
         for (const [server, line] of Object.entries(keys)) {
             const others = remoteOf(run, server).filter((r) => !r.name.endsWith("-hostkey"));
-            expect(others).toHaveLength(4);
+            expect(others).toHaveLength(3);
             for (const resource of others) {
-                expect([resource.name, unwrap(resource.inputs.connection).hostKey]).toEqual([
-                    resource.name,
-                    pinned(line),
-                ]);
+                expect([resource.name, pinnedBy(resource)]).toEqual([resource.name, pinned(line)]);
             }
         }
     });
@@ -205,10 +203,10 @@ describe("EC2 fleets", () => {
         const bounded = await runProgram(config(1), SECRET_KEYS);
         const second = waitsFor(bounded, `${INSTANCE}::sync-cloud2-instance`);
         // with stageParallel 1: after the first server's stage phase, before any activation
-        for (const step of ["probe-stage", "bundle", "stage"]) {
+        for (const step of ["stage"]) {
             expect([...second].some((key) => key.endsWith(`::sync-cloud1-${step}`))).toBe(true);
         }
-        for (const step of ["probe-activate", "ini", "activate"]) {
+        for (const step of ["ini", "activate"]) {
             expect([...second].some((key) => key.endsWith(`::sync-cloud1-${step}`))).toBe(false);
         }
         const parallel = await runProgram(config(16), SECRET_KEYS);
@@ -223,7 +221,7 @@ describe("EC2 fleets", () => {
             SECRET_KEYS,
         );
         for (const resource of run.resources.filter(
-            (r) => r.type.startsWith("aws:ec2/") || r.type === COMMAND || r.type === LOCAL,
+            (r) => r.type.startsWith("aws:ec2/") || r.type === LOCAL,
         )) {
             expect([
                 resource.name,

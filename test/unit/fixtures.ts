@@ -46,6 +46,8 @@ export function prodConfig(artifactDir: string, overrides: Record<string, unknow
         "sync:iniSecrets": {
             sync: { secret_key: SENTINEL, database_url: `mysql://sync:${SENTINEL}@db/sync` },
         },
+        // Mocks have no hosts to read: observation is the engine tier's (and observe.test.ts').
+        "sync:observe": false,
         ...overrides,
     };
     return Object.fromEntries(

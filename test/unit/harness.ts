@@ -19,6 +19,11 @@ export interface RecordedOptions {
     protect?: boolean;
     deleteBeforeReplace?: boolean;
     ignoreChanges?: string[];
+    hideDiffs?: string[];
+    customTimeouts?: pulumiType.CustomTimeouts;
+    additionalSecretOutputs?: string[];
+    /** The explicit provider's name, when the resource (or an ancestor) names one. */
+    provider?: string;
 }
 
 /** One resource the program declared. */
@@ -170,10 +175,21 @@ export async function runProgram(
                 protect: d.opts.protect,
                 deleteBeforeReplace: (d.opts as pulumiType.CustomResourceOptions).deleteBeforeReplace,
                 ignoreChanges: d.opts.ignoreChanges,
+                hideDiffs: (d.opts as pulumiType.CustomResourceOptions).hideDiffs,
+                customTimeouts: d.opts.customTimeouts,
+                additionalSecretOutputs: (d.opts as pulumiType.CustomResourceOptions).additionalSecretOutputs,
+                provider: providerName(d.resource),
             },
         });
     }
     return { resources, outputs, program, pulumi, warnings };
+}
+
+/** The name of the provider a custom resource was given (through its own options or its parents'). */
+function providerName(resource: pulumiType.Resource): string | undefined {
+    // The SDK keeps the chosen provider on the resource; undefined means a default provider.
+    const provider = (resource as unknown as { __prov?: { __name?: string } }).__prov;
+    return provider?.__name;
 }
 
 /**

@@ -12,7 +12,7 @@ import {
     hostPattern,
     parseLayout,
 } from "../../components/hostLayout";
-import { hostScripts } from "../../components/remoteCommand";
+import { hostScripts } from "../../components/hostScripts";
 import { addUvWheel } from "./fixtures";
 
 /** What bash itself makes of a layout file: every constant it sets, sourced the way lib.sh does. */

@@ -1,5 +1,6 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
+import * as yaml from "js-yaml";
 import * as path from "path";
 import {
     MOCK_HOST_KEY_LINE,
@@ -13,15 +14,50 @@ import {
     waitsFor,
 } from "./harness";
 import { DEPLOY_KEY, SECRET_KEYS, SENTINEL, makeArtifactDir, prodConfig } from "./fixtures";
+import { loadReleaseArtifact } from "../../components/artifacts";
 import { renderCloudInit } from "../../components/ec2Host";
+import { hostScriptsHash } from "../../components/hostScripts";
+import { keyFingerprint, renderStepStdin } from "../../components/hostStep";
+import { renderActivateCommand, renderIniCommand, renderStageCommand } from "../../components/remoteCommand";
+import { shellQuote } from "../../components/shellQuote";
 
-const COMMAND = "command:remote:Command";
-const COPY = "command:remote:CopyToRemote";
 const LOCAL = "command:local:Command";
 const SERVERS = ["sync1", "sync2", "sync3"];
 /** A server's steps, in the order they run. */
-const STAGE_STEPS = ["probe-stage", "bundle", "stage"];
-const ACTIVATE_STEPS = ["probe-activate", "ini", "activate"];
+const STAGE_STEPS = ["stage"];
+const ACTIVATE_STEPS = ["ini", "activate"];
+const STEPS = [...STAGE_STEPS, ...ACTIVATE_STEPS];
+/** The host a preview names for each prod server (the pinned keys' fingerprints as `ssh-keygen -l` prints them). */
+const PROD_HOSTS: Record<string, string> = {
+    sync1: "deploy@sync1.prod.example.com:22",
+    sync2: "deploy@sync2.prod.example.com:22",
+    sync3: "deploy@sync3.prod.example.com:2222",
+};
+
+/** One server entry of Pulumi.prod.yaml. */
+function prodServer(name: string): { name: string; host: string; port?: number; hostKey: string } {
+    const file = fs.readFileSync(path.join(__dirname, "../../Pulumi.prod.yaml"), "utf8");
+    const servers = (yaml.load(file) as { config: Record<string, unknown> }).config["sync:servers"] as {
+        name: string;
+        host: string;
+        port?: number;
+        hostKey: string;
+    }[];
+    const found = servers.find((s) => s.name === name);
+    if (!found) {
+        throw new Error(`Pulumi.prod.yaml has no server ${name}`);
+    }
+    return found;
+}
+
+/** The bytes a step's stdin carries for its host command (the `base64:` input of on_host). */
+function stepInputBytes(stdin: string): string {
+    const match = / 'base64:([A-Za-z0-9+/=]+)' /.exec(stdin);
+    if (!match) {
+        throw new Error("the step carries no bytes for its host command");
+    }
+    return Buffer.from(match[1], "base64").toString("utf8");
+}
 
 function named(run: ProgramRun, name: string): Recorded {
     const found = run.resources.find((r) => r.name === name);
@@ -60,11 +96,11 @@ describe("the prod stack under mocks", () => {
             "aws:s3/bucketPolicy:BucketPolicy": 1,
             "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 1,
             "aws:s3/bucketObjectv2:BucketObjectv2": 1,
+            "pulumi:providers:command": 1,
             "sync:fleet:SyncFleet": 1,
             "sync:server:SyncServer": 3,
-            [LOCAL]: 7,
-            [COMMAND]: 9,
-            [COPY]: 3,
+            // three steps a server, and the barrier
+            [LOCAL]: 10,
         });
         expect(byType(run, "sync:server:SyncServer").map((r) => r.name)).toEqual([
             "sync-sync1",
@@ -77,11 +113,17 @@ describe("the prod stack under mocks", () => {
                 run.resources
                     .filter((r) => r.opts.parent === `sync:server:SyncServer::sync-${server}`)
                     .map((r) => r.name),
-            ).toEqual([...STAGE_STEPS, ...ACTIVATE_STEPS].map((step) => `sync-${server}-${step}`));
+            ).toEqual(STEPS.map((step) => `sync-${server}-${step}`));
         }
         expect(named(run, "sync-staged").opts.parent).toBe("sync:fleet:SyncFleet::sync");
         // the barrier runs nothing: it only orders what depends on it
         expect(named(run, "sync-staged").inputs).toEqual({});
+        // every command runs on the stack's own, named provider (a preview names it in a few bytes)
+        for (const resource of byType(run, LOCAL)) {
+            expect([resource.name, resource.opts.provider]).toEqual([resource.name, "sync"]);
+        }
+        // nothing of the provider's own SSH transport is left
+        expect(run.resources.filter((r) => r.type.startsWith("command:remote:"))).toEqual([]);
     });
 
     test("bucket is private, versioned, encrypted, owner-enforced, TLS-only, with a lifecycle", () => {
@@ -120,136 +162,98 @@ describe("the prod stack under mocks", () => {
         expect(object.inputs.checksumAlgorithm).toBe("SHA256");
     });
 
-    test("stages and activations are keyed on the host, version and sha256s, each one short command", async () => {
+    test("each step is a short, constant command; what it runs is on its secret stdin; a preview sees host and release by name", () => {
         for (const server of SERVERS) {
-            const stage = named(run, `sync-${server}-stage`);
-            const upload = named(run, `sync-${server}-bundle`);
-            const activate = named(run, `sync-${server}-activate`);
-            const bundleSha = upload.inputs.triggers[3];
-            expect(bundleSha).toMatch(/^[0-9a-f]{64}$/);
-            for (const step of [stage, upload, activate]) {
-                expect([step.name, step.inputs.triggers.slice(1)]).toEqual([step.name, ["1.1.4", sdistSha, bundleSha]]);
-                expect(step.inputs.triggers[0]).toMatch(new RegExp(`^existing sync${server.slice(-1)}\\.prod\\.`));
-            }
-            expect(stage.inputs.create).toMatch(
-                new RegExp(
-                    `^sudo -n timeout --kill-after=10 600 bash -c '.*' sync-stage '\\.sync-release/WeaveServer-1\\.1\\.4\\.release\\.tar' '[0-9a-f]{16}' 'deploy' '1\\.1\\.4' '${sdistSha}' '${bundleSha}'$`,
-                ),
-            );
-            expect(stage.inputs.update).toBe(stage.inputs.create);
-            expect(activate.inputs.create).toMatch(
-                new RegExp(
-                    `^sudo -n timeout --kill-after=10 600 bash /var/sync/scripts/[0-9a-f]{16}/activate\\.sh '1\\.1\\.4' '${sdistSha}' '5' '2' '15'$`,
-                ),
-            );
-            expect(upload.inputs.remotePath).toBe(".sync-release/WeaveServer-1.1.4.release.tar");
-            // the asset carries its sha256: the engine does not read and hash the bundle per server
-            const asset = upload.props.source;
-            expect(asset.hash).toBe(bundleSha);
-            const serialized = await run.pulumi.runtime.serializeProperty("source", asset, new Set());
-            expect(serialized).toMatchObject({
-                hash: bundleSha,
-                path: asset.path instanceof Promise ? await asset.path : asset.path,
-            });
-            for (const step of [stage, activate, named(run, `sync-${server}-ini`)]) {
-                expect([step.name, step.inputs.create.length < 400]).toEqual([step.name, true]);
+            const spec = prodServer(server);
+            for (const step of STEPS) {
+                const resource = named(run, `sync-${server}-${step}`);
+                expect(resource.inputs.create).toBe(`bash -s 'sync-${step}' '${server}'`);
+                expect(resource.inputs.update).toBe(resource.inputs.create);
+                expect(resource.inputs.delete).toBeUndefined();
+                expect(resource.inputs.addPreviousOutputInEnv).toBe(false);
+                expect(isSecretInput(resource.inputs.stdin)).toBe(true);
+                expect(resource.opts.hideDiffs).toEqual(["stdin"]);
+                expect(resource.opts.additionalSecretOutputs).toContain("stdin");
+                const shown = {
+                    host: `${PROD_HOSTS[server]} (ssh-ed25519 ${keyFingerprint(spec.hostKey)})`,
+                    scripts: hostScriptsHash(),
+                    ...(step === "ini" ? {} : { release: `1.1.4 (sha256 ${sdistSha.slice(0, 8)})` }),
+                };
+                expect([resource.name, resource.inputs.environment]).toEqual([resource.name, shown]);
             }
         }
     });
 
-    test("each probe logs in with the deployer's OpenSSH under a bound, keyed like its phase's steps", () => {
+    test("each step runs on-host.sh with its host, pinned key, input and host command, the deploy key last", () => {
+        const onHost = fs.readFileSync(path.join(__dirname, "../../components/local/on-host.sh"), "utf8");
+        const release = loadReleaseArtifact(artifactDir, "1.1.4");
+        const options = { user: "deploy", timeoutSeconds: 600 };
         for (const server of SERVERS) {
-            const probeStage = named(run, `sync-${server}-probe-stage`);
-            const probeActivate = named(run, `sync-${server}-probe-activate`);
-            const stage = named(run, `sync-${server}-stage`);
-            const activate = named(run, `sync-${server}-activate`);
-            for (const probe of [probeStage, probeActivate]) {
-                expect(probe.inputs.create).toMatch(
-                    new RegExp(
-                        `^bash -s sync-reach '${server}' '${server}\\.prod\\.example\\.com' '(22|2222)' 'deploy' 'ssh-ed25519 [A-Za-z0-9+/]+' '30'$`,
-                    ),
-                );
-                expect(probe.inputs.update).toBe(probe.inputs.create);
-                expect(isSecretInput(probe.inputs.stdin)).toBe(true);
-                expect(unwrap(probe.inputs.stdin)).toContain(`sync_reach <<'SYNC_REACH_KEY'\n${DEPLOY_KEY.privateKey}`);
+            const spec = prodServer(server);
+            const target = { server, user: "deploy", host: spec.host, port: spec.port ?? 22, hostKey: spec.hostKey };
+            const stage = unwrap(named(run, `sync-${server}-stage`).inputs.stdin) as string;
+            expect(stage).toBe(
+                renderStepStdin(
+                    target,
+                    { kind: "bundle", sha256: release.bundleSha256 },
+                    renderStageCommand(release, "deploy", options),
+                    DEPLOY_KEY.privateKey,
+                ),
+            );
+            const activate = unwrap(named(run, `sync-${server}-activate`).inputs.stdin) as string;
+            expect(activate).toBe(
+                renderStepStdin(target, { kind: "none" }, renderActivateCommand(release, 5, options), DEPLOY_KEY.privateKey),
+            );
+            const ini = unwrap(named(run, `sync-${server}-ini`).inputs.stdin) as string;
+            expect(ini).toContain(` ${shellQuote(renderIniCommand(options))} <<'SYNC_ON_HOST_KEY'\n`);
+            for (const stdin of [stage, activate, ini]) {
+                expect(stdin.startsWith(onHost)).toBe(true);
+                expect(stdin.endsWith(`<<'SYNC_ON_HOST_KEY'\n${DEPLOY_KEY.privateKey}SYNC_ON_HOST_KEY\n`)).toBe(true);
             }
-            // keyed on everything its phase's remote steps are keyed on: when they run, it runs first
-            expect(probeStage.inputs.triggers).toEqual([
-                stage.inputs.triggers[0],
-                stage.inputs.create,
-                ...stage.inputs.triggers.slice(1),
-            ]);
-            // the settings' fingerprint makes the activate probe's triggers secret, like the settings
-            expect(isSecretInput(probeActivate.inputs.triggers)).toBe(true);
-            const settings = named(run, `sync-${server}-ini`);
-            const ini = unwrap(settings.inputs.stdin).replace(/# sync-release end .*\n$/, "");
-            expect(unwrap(probeActivate.inputs.triggers)).toEqual([
-                activate.inputs.triggers[0],
-                activate.inputs.create,
-                settings.inputs.create,
-                crypto.createHash("sha256").update(ini).digest("hex"),
-            ]);
+        }
+    });
+
+    test("the provider's deadline is a margin past the host's own bound (sync:commandTimeout)", () => {
+        for (const server of SERVERS) {
+            for (const step of STEPS) {
+                expect([step, named(run, `sync-${server}-${step}`).opts.customTimeouts]).toEqual([
+                    step,
+                    { create: "660s", update: "660s", delete: "660s" },
+                ]);
+            }
         }
     });
 
     test("no step has a delete: destroy and removing a server never need the host", () => {
-        for (const resource of run.resources.filter((r) => r.type === COMMAND || r.type === LOCAL)) {
+        for (const resource of byType(run, LOCAL)) {
             expect([resource.name, resource.inputs.delete]).toEqual([resource.name, undefined]);
         }
     });
 
-    test("every connection pins the host key, bounds dialing and is secret (it holds the key)", () => {
-        const expected: Record<string, { host: string; port: number; user: string; hostKey: string }> = {
-            sync1: {
-                host: "sync1.prod.example.com",
-                port: 22,
-                user: "deploy",
-                hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMeSdFT6pBKhojihioTe6wNELxftZs7rroVxI+5rN/j/",
-            },
-            sync2: {
-                host: "sync2.prod.example.com",
-                port: 22,
-                user: "deploy",
-                hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDlI3fMhu54jRXcBrNGWsdzErvpkKb6qqM+8nw8CYg/T",
-            },
-            sync3: {
-                host: "sync3.prod.example.com",
-                port: 2222,
-                user: "deploy",
-                hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGLD8E5vRz0oR6OUzZqGj8d5lw7OXyb+Q7L2qpo7o/eb",
-            },
-        };
-        const remote = run.resources.filter((r) => r.type === COMMAND || r.type === COPY);
-        expect(remote).toHaveLength(12);
-        for (const resource of remote) {
-            const server = resource.name.split("-")[1];
-            expect(isSecretInput(resource.inputs.connection)).toBe(true);
-            expect(unwrap(resource.inputs.connection)).toEqual({
-                ...expected[server],
-                privateKey: DEPLOY_KEY.privateKey,
-                perDialTimeout: 10,
-                dialErrorLimit: 3,
-            });
-        }
-    });
-
     test("non-root users go through sudo -n, under a timeout", () => {
-        for (const step of ["stage", "ini", "activate"]) {
-            expect(named(run, `sync-sync1-${step}`).inputs.create).toMatch(
-                /^sudo -n timeout --kill-after=10 600 bash /,
-            );
+        const stdin = unwrap(named(run, "sync-sync1-activate").inputs.stdin) as string;
+        expect(stdin).toMatch(/'sudo -n timeout --kill-after=10 600 bash \/var\/sync\/scripts\/[0-9a-f]{16}\/activate\.sh /);
+    });
+
+    test("without observation no step carries a drift note, and each keeps the note the state has", () => {
+        for (const server of SERVERS) {
+            for (const step of STEPS) {
+                const resource = named(run, `sync-${server}-${step}`);
+                expect(resource.inputs.environment.observed).toBeUndefined();
+                expect(resource.opts.ignoreChanges).toEqual(["environment.observed"]);
+            }
         }
     });
 
-    test("secrets: the ini's stdin is secret; no secret in any plaintext input, command line or output", () => {
+    test("secrets: the settings travel only in the ini step's secret stdin; no secret in any plaintext input or output", () => {
         for (const server of SERVERS) {
             const write = named(run, `sync-${server}-ini`);
             expect(isSecretInput(write.inputs.stdin)).toBe(true);
-            expect(unwrap(write.inputs.stdin)).toContain(`secret_key = ${SENTINEL}`);
-            expect(unwrap(write.inputs.stdin)).toMatch(/\n# sync-release end \d+ [0-9a-f]{64}\n$/);
+            const settings = stepInputBytes(unwrap(write.inputs.stdin));
+            expect(settings).toContain(`secret_key = ${SENTINEL}`);
+            expect(settings).toMatch(/\n# sync-release end \d+ [0-9a-f]{64}\n$/);
             expect(write.inputs.logging).toBe("none");
-            expect(write.inputs.create).toBe(write.inputs.update);
-            expect(write.inputs.create).not.toContain(SENTINEL);
+            expect(write.opts.additionalSecretOutputs).toEqual(["stdin", "stdout", "stderr"]);
         }
         for (const resource of run.resources) {
             const plaintext = JSON.stringify(plaintextOf(resource.inputs));
@@ -260,20 +264,34 @@ describe("the prod stack under mocks", () => {
         expect(JSON.stringify(run.outputs)).not.toContain("PRIVATE KEY");
     });
 
-    test("stack outputs: per server address, version and batch; release key and sha256", () => {
+    test("app text stays encrypted: the activation's stderr (the health check quotes the app) is a secret output", () => {
+        for (const server of SERVERS) {
+            expect(named(run, `sync-${server}-activate`).opts.additionalSecretOutputs).toEqual(["stdin", "stderr"]);
+            expect(named(run, `sync-${server}-activate`).inputs.logging).toBe("stdoutAndStderr");
+        }
+    });
+
+    test("stack outputs: per server address and batch, host key, served version; release key and sha256", () => {
         expect(run.outputs.version).toBe("1.1.4");
-        expect(run.outputs.servers).toMatchObject({
-            sync1: { address: "sync1.prod.example.com", version: "1.1.4", batch: 1 },
-            sync2: { address: "sync2.prod.example.com", version: "1.1.4", batch: 2 },
-            sync3: { address: "sync3.prod.example.com", version: "1.1.4", batch: 3 },
+        expect(run.outputs.servers).toEqual({
+            sync1: { address: "sync1.prod.example.com", batch: 1 },
+            sync2: { address: "sync2.prod.example.com", batch: 2 },
+            sync3: { address: "sync3.prod.example.com", batch: 3 },
         });
+        expect(run.outputs.hostKeys).toEqual(
+            Object.fromEntries(SERVERS.map((server) => [server, prodServer(server).hostKey])),
+        );
+        // what the mocks' activations print: nothing, so no version
+        expect(run.outputs.serves).toEqual({ sync1: "", sync2: "", sync3: "" });
+        // nothing was read before planning
+        expect(run.outputs.observed).toEqual({});
         expect(run.outputs.releaseArchive).toEqual({
             "1.1.4": { objectKey: "releases/WeaveServer-1.1.4.tar.gz", sha256: sdistSha },
         });
         expect(run.outputs.releaseBucketName).toBe("sync-releases-1234567");
     });
 
-    test("changing only the ini changes only the ini steps (and the probes keyed on them)", async () => {
+    test("changing only the ini changes only the ini steps", async () => {
         const changed = await runProgram(
             prodConfig(artifactDir, {
                 "sync:ini": { sync: { public_url: "https://sync2.example.com", quota_mb: 25 } },
@@ -284,40 +302,42 @@ describe("the prod stack under mocks", () => {
         const differing = changed.resources
             .filter((r, i) => JSON.stringify(r.inputs) !== JSON.stringify(run.resources[i].inputs))
             .map((r) => r.name);
-        expect(differing).toEqual(SERVERS.flatMap((s) => [`sync-${s}-probe-activate`, `sync-${s}-ini`]));
+        expect(differing).toEqual(SERVERS.map((s) => `sync-${s}-ini`));
     });
 
-    test("a version bump changes each host's stage and activate phases, not its settings", async () => {
+    test("a version bump changes each host's stage and activate steps, not its settings; the preview reads the release", async () => {
         const bumped = await runProgram(prodConfig(artifactDir, { "sync:version": "1.1.5" }), SECRET_KEYS);
         const before = new Map(run.resources.map((r) => [`${r.type}::${r.name}`, JSON.stringify(r.inputs)]));
         const differing = bumped.resources
             .filter((r) => before.get(`${r.type}::${r.name}`) !== JSON.stringify(r.inputs))
             .map((r) => r.name);
         expect(differing.sort()).toEqual(
-            [
-                "sync-releases-1.1.5",
-                ...SERVERS.flatMap((s) => [
-                    `sync-${s}-probe-stage`,
-                    `sync-${s}-bundle`,
-                    `sync-${s}-stage`,
-                    `sync-${s}-probe-activate`,
-                    `sync-${s}-activate`,
-                ]),
-            ].sort(),
+            ["sync-releases-1.1.5", ...SERVERS.flatMap((s) => [`sync-${s}-stage`, `sync-${s}-activate`])].sort(),
         );
-        expect(named(bumped, "sync-sync2-activate").inputs.triggers[1]).toBe("1.1.5");
+        const newSha = loadReleaseArtifact(artifactDir, "1.1.5").sha256;
+        for (const server of SERVERS) {
+            for (const step of ["stage", "activate"]) {
+                const shownBefore = named(run, `sync-${server}-${step}`).inputs.environment;
+                const shownAfter = named(bumped, `sync-${server}-${step}`).inputs.environment;
+                // one value of what a preview shows changes: the release
+                expect(shownAfter).toEqual({ ...shownBefore, release: `1.1.5 (sha256 ${newSha.slice(0, 8)})` });
+            }
+        }
     });
 
     test("a canary override gives one server its own release", async () => {
-        const servers = prodConfig(artifactDir)["sync:servers"];
-        const parsed = JSON.parse(servers);
+        const parsed = JSON.parse(prodConfig(artifactDir)["sync:servers"]);
         parsed[0].version = "1.1.5";
         const canary = await runProgram(prodConfig(artifactDir, { "sync:servers": parsed }), SECRET_KEYS);
         // the canary stages and activates only its own release, on its own host
-        for (const step of ["bundle", "stage", "activate"]) {
-            expect(named(canary, `sync-sync1-${step}`).inputs.triggers[1]).toBe("1.1.5");
-            expect(named(canary, `sync-sync2-${step}`).inputs.triggers[1]).toBe("1.1.4");
-            expect(named(canary, `sync-sync3-${step}`).inputs.triggers[1]).toBe("1.1.4");
+        for (const step of ["stage", "activate"]) {
+            const release = (server: string): string =>
+                named(canary, `sync-${server}-${step}`).inputs.environment.release as string;
+            expect([release("sync1"), release("sync2"), release("sync3")].map((r) => r.split(" ")[0])).toEqual([
+                "1.1.5",
+                "1.1.4",
+                "1.1.4",
+            ]);
         }
         expect(
             byType(canary, "aws:s3/bucketObjectv2:BucketObjectv2")
@@ -399,10 +419,10 @@ describe("the prod stack under mocks", () => {
         expect(String(error?.stack)).not.toContain("hunter2");
     });
 
-    test("a deploy key set in plaintext still reaches every connection as a secret only", async () => {
+    test("a deploy key set in plaintext still reaches every step as a secret only", async () => {
         const plain = await runProgram(prodConfig(artifactDir), ["sync:iniSecrets"]);
-        for (const resource of plain.resources.filter((r) => r.type === COMMAND || r.type === COPY)) {
-            expect([resource.name, isSecretInput(resource.inputs.connection)]).toEqual([resource.name, true]);
+        for (const resource of byType(plain, LOCAL).filter((r) => r.name !== "sync-staged")) {
+            expect([resource.name, isSecretInput(resource.inputs.stdin)]).toEqual([resource.name, true]);
         }
     });
 
@@ -496,17 +516,16 @@ describe("EC2 servers", () => {
             [80, ["0.0.0.0/0"]],
         ]);
         const publicIp = "203.0.113.10"; // the mock's address of every instance
-        for (const resource of run.resources.filter(
-            (r) => (r.type === COMMAND || r.type === COPY) && r.name !== "sync-cloud1-hostkey",
-        )) {
-            expect(unwrap(resource.inputs.connection)).toMatchObject({
-                host: publicIp,
-                user: "admin",
-                port: 22,
-                hostKey: hostKey.publicKey,
-            });
+        for (const step of STEPS) {
+            const resource = named(run, `sync-cloud1-${step}`);
+            expect(unwrap(resource.inputs.stdin)).toContain(
+                `on_host 'admin' '${publicIp}' '22' '${hostKey.publicKey}' `,
+            );
+            // the instance is part of the host's identity: a new one behind the name is a new machine
+            expect(resource.inputs.environment.machine).toBe("sync-cloud1-instance-id");
         }
-        expect(run.outputs.servers).toMatchObject({ cloud1: { address: publicIp, version: "1.1.4", batch: 1 } });
+        expect(run.outputs.servers).toEqual({ cloud1: { address: publicIp, batch: 1 } });
+        expect(run.outputs.hostKeys).toEqual({ cloud1: hostKey.publicKey });
     });
 
     test("pulumi destroy terminates the instances the stack created, with their security group and key pair", async () => {
@@ -600,10 +619,7 @@ describe("rollout in two phases", () => {
             SECRET_KEYS,
         );
         const stageWaitsFor = (i: number): string[] =>
-            [...waitsFor(run, `${LOCAL}::sync-host${i}-probe-stage`)]
-                .filter((k) => k.startsWith(`${COMMAND}::`))
-                .map((k) => k.split("::")[1])
-                .sort();
+            [...waitsFor(run, `${LOCAL}::sync-host${i}-stage`)].map((k) => k.split("::")[1]).sort();
         expect([0, 1, 2, 3, 4].map(stageWaitsFor)).toEqual([
             [],
             [],

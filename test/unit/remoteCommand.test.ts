@@ -1,20 +1,17 @@
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ReleaseArtifact } from "../../components/artifacts";
-import { bundleRemotePath } from "../../components/hostLayout";
-import { ustar } from "../../components/artifacts";
+import { ReleaseArtifact, ustar } from "../../components/artifacts";
+import { sha256 } from "../../components/digest";
+import { hostScriptMembers, hostScripts, hostScriptsHash, scriptsHash } from "../../components/hostScripts";
 import {
-    hostScriptMembers,
-    hostScripts,
-    hostScriptsHash,
     renderActivateCommand,
     renderIniCommand,
     renderStageCommand,
-    scriptsHash,
-    shellQuote,
+    stageEntry,
 } from "../../components/remoteCommand";
+import { shellQuote } from "../../components/shellQuote";
 
 const REMOTE = path.join(__dirname, "../../components/remote");
 
@@ -40,6 +37,7 @@ const RELEASE: ReleaseArtifact = {
     sha256: "a".repeat(64),
     bundlePath: "/tmp/b.tar",
     bundleSha256: "b".repeat(64),
+    bundleBytes: 4096,
 };
 
 describe("shellQuote", () => {
@@ -105,50 +103,124 @@ describe("the scripts' hash", () => {
 });
 
 describe("renderStageCommand", () => {
-    const entry = `'set -o pipefail; tar -xOf "$1" --occurrence scripts/bootstrap.sh | bash -s "$@"'`;
-
-    test("one short line: bootstrap.sh read out of the uploaded bundle, every argument quoted", () => {
+    test("one line: the entry, then every argument quoted; the bundle goes on stdin", () => {
         expect(renderStageCommand(RELEASE, "deploy", { user: "deploy", timeoutSeconds: 300 })).toBe(
-            `sudo -n timeout --kill-after=10 300 bash -c ${entry} sync-stage '.sync-release/WeaveServer-1.1.4.release.tar' ` +
-                `'${hostScriptsHash()}' 'deploy' '1.1.4' '${"a".repeat(64)}' '${"b".repeat(64)}'`,
+            `sudo -n timeout --kill-after=10 300 bash -c ${shellQuote(stageEntry())} sync-stage ` +
+                `'${hostScriptsHash()}' 'deploy' '1.1.4' '${"a".repeat(64)}' '${"b".repeat(64)}' '4096'`,
         );
-        expect(renderStageCommand(RELEASE, "root", { user: "root", timeoutSeconds: 300 }).length).toBeLessThan(400);
     });
 
-    test("bash runs the bundle's bootstrap.sh with the bundle and the rest as its arguments", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sync-stage-entry-"));
-        try {
-            fs.mkdirSync(path.join(dir, ".sync-release"));
-            const fake = Buffer.from(`printf '%s\\n' "$@" >"${dir}/args"\n`);
-            fs.writeFileSync(
-                path.join(dir, bundleRemotePath("1.1.4")),
-                ustar([
-                    { name: "scripts/bootstrap.sh", data: fake },
-                    { name: "SHA256SUMS", data: Buffer.from("") },
-                ]),
-            );
-            const command = renderStageCommand(RELEASE, "root", { user: "root", timeoutSeconds: 30 });
-            execFileSync("bash", ["-c", command], { cwd: dir });
-            expect(fs.readFileSync(path.join(dir, "args"), "utf8")).toBe(
-                [".sync-release/WeaveServer-1.1.4.release.tar", hostScriptsHash(), "root", "1.1.4", "a".repeat(64)]
-                    .concat("b".repeat(64), "")
-                    .join("\n"),
-            );
-        } finally {
-            fs.rmSync(dir, { recursive: true, force: true });
+    /**
+     * The entry as a host runs it, with /var/sync moved under a temp dir: `scripts` holds installed
+     * scripts, `bundle` is what the stage step streams on stdin.
+     */
+    function runEntry(options: {
+        bundle: Buffer;
+        declared?: { sha256: string; bytes: number };
+        installed?: { name: string; content: string }[];
+    }): { status: number | null; stderr: string; root: string; seen: string } {
+        const root = fs.mkdtempSync(path.join(os.tmpdir(), "sync-stage-entry-"));
+        const seen = path.join(root, "seen");
+        const hash = options.installed ? scriptsHash(options.installed) : "0123456789abcdef";
+        if (options.installed) {
+            const dir = path.join(root, "scripts", hash);
+            fs.mkdirSync(dir, { recursive: true });
+            for (const s of options.installed) {
+                fs.writeFileSync(path.join(dir, s.name), s.content);
+            }
+            fs.writeFileSync(path.join(dir, ".complete"), "");
         }
+        const declared = options.declared ?? { sha256: sha256(options.bundle), bytes: options.bundle.length };
+        const result = spawnSync(
+            "bash",
+            [
+                "-c",
+                stageEntry().split("/var/sync").join(root),
+                "sync-stage",
+                hash,
+                "deploy",
+                "1.1.4",
+                "a".repeat(64),
+                declared.sha256,
+                String(declared.bytes),
+            ],
+            { input: options.bundle, env: { ...process.env, SEEN: seen }, encoding: "utf8" },
+        );
+        return { status: result.status, stderr: result.stderr, root, seen };
+    }
+
+    /** A script that records its arguments and what it reads on stdin (3 bytes), then exits 0. */
+    const RECORDER = `printf '%s\\n' "$0" "$@" >"$SEEN.args"; head -c 3 >"$SEEN.stdin"; ls -l "$1" >"$SEEN.file" 2>&1 || true\n`;
+
+    test("a host without the scripts: the whole bundle lands in a root-only file, matches its sha256, and only then runs bootstrap.sh on it", () => {
+        const bundle = ustar([{ name: "scripts/bootstrap.sh", data: Buffer.from(RECORDER) }]);
+        const { status, stderr, root, seen } = runEntry({ bundle });
+        expect([status, stderr]).toEqual([0, ""]);
+        const args = fs.readFileSync(`${seen}.args`, "utf8").trim().split("\n");
+        expect(args[1]).toMatch(new RegExp(`^${root}/dist/\\.incoming\\.[A-Za-z0-9]{6}$`));
+        expect(args.slice(2)).toEqual([
+            "0123456789abcdef",
+            "deploy",
+            "1.1.4",
+            "a".repeat(64),
+            sha256(bundle),
+            String(bundle.length),
+        ]);
+        // 0600 while bootstrap read it; gone afterwards, nothing else left in dist
+        expect(fs.readFileSync(`${seen}.file`, "utf8")).toMatch(/^-rw------- /);
+        expect(fs.readdirSync(path.join(root, "dist"))).toEqual([]);
     });
 
-    test("a bundle without bootstrap.sh fails the step (pipefail), it does not run an empty script", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sync-stage-entry-"));
-        try {
-            fs.mkdirSync(path.join(dir, ".sync-release"));
-            fs.writeFileSync(path.join(dir, bundleRemotePath("1.1.4")), ustar([{ name: "x", data: Buffer.from("") }]));
-            const command = renderStageCommand(RELEASE, "root", { user: "root", timeoutSeconds: 30 });
-            expect(() => execFileSync("bash", ["-c", command], { cwd: dir, stdio: "pipe" })).toThrow();
-        } finally {
-            fs.rmSync(dir, { recursive: true, force: true });
-        }
+    test.each([
+        ["other bytes", (b: Buffer) => Buffer.concat([b.subarray(0, 100), Buffer.from("x"), b.subarray(101)])],
+        ["the stream cut short", (b: Buffer) => b.subarray(0, b.length - 512)],
+    ])("a bundle that arrives with %s is refused before anything in it runs", (_label, damage) => {
+        const bundle = ustar([{ name: "scripts/bootstrap.sh", data: Buffer.from(`: >"$SEEN.ran"\n`) }]);
+        const declared = { sha256: sha256(bundle), bytes: bundle.length };
+        const { status, stderr, root, seen } = runEntry({ bundle: damage(bundle), declared });
+        expect(status).toBe(1);
+        expect(stderr).toBe(
+            `[sync ${os.hostname()} stage] ERROR: the release bundle arrived with another size or sha256 than ${bundle.length} bytes, sha256 ${sha256(bundle)} (cut short?); host unchanged\n`,
+        );
+        expect(fs.existsSync(`${seen}.ran`)).toBe(false);
+        expect(fs.readdirSync(path.join(root, "dist"))).toEqual([]);
+    });
+
+    test("installed scripts that still hash to theirs run stage.sh directly, the bundle left on stdin for it", () => {
+        const installed = [
+            { name: "stage.sh", content: RECORDER },
+            { name: "lib.sh", content: "# lib\n" },
+        ];
+        const { status, seen } = runEntry({ bundle: Buffer.from("BUNDLE"), installed });
+        expect(status).toBe(0);
+        const args = fs.readFileSync(`${seen}.args`, "utf8").trim().split("\n");
+        expect(args.slice(1)).toEqual(["deploy", "-", "1.1.4", "a".repeat(64), sha256(Buffer.from("BUNDLE")), "6"]);
+        expect(fs.readFileSync(`${seen}.stdin`, "utf8")).toBe("BUN");
+    });
+
+    test("installed scripts that no longer hash to theirs are not run: the bundle's are", () => {
+        const installed = [{ name: "stage.sh", content: `: >"$SEEN.ran"\n` }];
+        const bundle = ustar([{ name: "scripts/bootstrap.sh", data: Buffer.from(RECORDER) }]);
+        const root = runEntry({ bundle, installed });
+        // damage the installed copy after hashing it: run again against the same tree
+        fs.appendFileSync(path.join(root.root, "scripts", scriptsHash(installed), "stage.sh"), "# changed\n");
+        const again = spawnSync(
+            "bash",
+            [
+                "-c",
+                stageEntry().split("/var/sync").join(root.root),
+                "sync-stage",
+                scriptsHash(installed),
+                "deploy",
+                "1.1.4",
+                "a".repeat(64),
+                sha256(bundle),
+                String(bundle.length),
+            ],
+            { input: bundle, env: { ...process.env, SEEN: root.seen }, encoding: "utf8" },
+        );
+        expect(again.status).toBe(0);
+        expect(fs.readFileSync(`${root.seen}.args`, "utf8")).toContain("/dist/.incoming.");
     });
 
     test.each(HOSTILE.map((w) => [w.slice(0, 20), w]))(
@@ -160,21 +232,12 @@ describe("renderStageCommand", () => {
         },
     );
 
-    test("a hostile version never becomes an upload path; stage.sh refuses it itself, before anything else", () => {
-        expect(() => bundleRemotePath("1.0;touch /tmp/p")).toThrow('bad release version "1.0;touch /tmp/p"');
-        // run the real script locally (it refuses before it needs root or the host layout)
+    test("stage.sh refuses a hostile version itself, before anything else", () => {
         let stderr = "";
         try {
             execFileSync(
                 "bash",
-                [
-                    path.join(REMOTE, "stage.sh"),
-                    "root",
-                    "/root/.sync-release/WeaveServer-1.0;touch.release.tar",
-                    "1.0;touch /tmp/p",
-                    "a".repeat(64),
-                    "b".repeat(64),
-                ],
+                [path.join(REMOTE, "stage.sh"), "root", "-", "1.0;touch /tmp/p", "a".repeat(64), "b".repeat(64), "10"],
                 { stdio: ["ignore", "pipe", "pipe"] },
             );
         } catch (error) {
@@ -217,9 +280,5 @@ describe("renderActivateCommand / renderIniCommand", () => {
         expect(() => renderActivateCommand(RELEASE, 1, { user: "root", timeoutSeconds: 60 })).toThrow(
             "keepReleases must be a whole number from 2 to 999, got 1",
         );
-    });
-
-    test("bundles are uploaded to one file per version, relative to the deploy user's home", () => {
-        expect(bundleRemotePath("1.10")).toBe(".sync-release/WeaveServer-1.10.release.tar");
     });
 });
