@@ -1,12 +1,17 @@
-// The release's sources: which files, from where, and the git tag. A clean git work tree gives
-// exactly what HEAD holds (git archive); a dirty one, with --allow-dirty, its tracked and untracked
-// files (not the ignored ones); any other folder, its files but for caches and build outputs.
-import { execFileSync, spawnSync } from "child_process";
+// The release's sources: which files, from where, and the version's tag, in a git or a Mercurial
+// work tree alike. A clean work tree gives exactly the files of the released revision (git archive
+// of HEAD; hg archive of the checked-out revision, see hgReleasedRevision for a tag commit on top);
+// a dirty one, with --allow-dirty, its tracked and untracked files (not the ignored ones), untagged;
+// any other folder, its files but for caches and build outputs, untagged.
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { gitArchive, gitDirty, gitFiles, gitHead, gitRoot, gitTag, gitTagged, gitUntag } from "./git";
+import { hgArchive, hgDirty, hgFiles, hgRevisionChain, hgRoot, hgTag, hgTagSite, hgTagged, hgUntag } from "./hg";
 import { ReleaseError, tagName } from "./plan";
+import { Vcs, hgReleasedRevision, hgTagProblem, nearestRepository, tagDecision } from "./vcs";
 
-/** Folders never copied from a folder that is not a git work tree: caches, venvs, build outputs. */
+/** Folders never copied from a folder that is not a work tree: VCS data, caches, venvs, build outputs. */
 const SKIPPED_DIRS = new Set([
     ".git",
     ".hg",
@@ -22,7 +27,7 @@ const SKIPPED_DIRS = new Set([
     "node_modules",
 ]);
 
-/** Whether a file of a non-git source folder (its path relative to it) is part of the release. */
+/** Whether a file of a source folder that is not a work tree (its path relative to it) is part of the release. */
 export function isSourceFile(relative: string): boolean {
     const parts = relative.split("/");
     if (parts.slice(0, -1).some((p) => SKIPPED_DIRS.has(p) || p.endsWith(".egg-info"))) {
@@ -32,54 +37,48 @@ export function isSourceFile(relative: string): boolean {
     return !/\.py[co]$/.test(base) && !SKIPPED_DIRS.has(base);
 }
 
-function git(dir: string, args: string[]): string {
-    return execFileSync("git", ["-C", dir, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-}
-
 export interface SourceState {
     /** The source folder, absolute. */
     dir: string;
-    /** Whether it is (inside) a git work tree. */
-    git: boolean;
-    /** HEAD's commit, in a git work tree with a commit. */
-    head?: string;
-    /** Paths `git status` reports in the folder (modified, staged, untracked). */
+    /** The work tree it is in (the nearer one when it is in both a git and an hg repository). */
+    vcs?: Vcs;
+    /** The repository's root. */
+    root?: string;
+    /**
+     * The revision released and tagged: git's HEAD; hg's checked-out revision, or the revision
+     * below the tag commits it is on (the same files; see hgReleasedRevision).
+     */
+    revision?: string;
+    /** hg: the checked-out revision, when it is a tag commit above `revision`. */
+    checkedOut?: string;
+    /** What the work tree's status reports in the folder (modified, added, removed, untracked). */
     dirty: string[];
 }
 
+/** Which work tree the folder is in, if any, its released revision and what is uncommitted. */
 export function sourceState(dir: string): SourceState {
-    const inside = spawnSync("git", ["-C", dir, "rev-parse", "--is-inside-work-tree"], { encoding: "utf8" });
-    if (inside.status !== 0 || inside.stdout.trim() !== "true") {
-        const reason = inside.stderr.trim();
-        if (/dubious ownership/.test(reason)) {
-            throw new ReleaseError(`git refuses ${dir}: ${reason.split("\n")[0]}`);
+    const real = (root: string | undefined) => (root === undefined ? undefined : fs.realpathSync(root));
+    const git = real(gitRoot(dir));
+    const hg = real(hgRoot(dir));
+    switch (nearestRepository(dir, { git, hg })) {
+        case "git":
+            return { dir, vcs: "git", root: git, revision: gitHead(dir), dirty: gitDirty(dir) };
+        case "hg": {
+            const chain = hgRevisionChain(dir);
+            const revision = hgReleasedRevision(chain);
+            const checkedOut = chain[0].node;
+            return {
+                dir,
+                vcs: "hg",
+                root: hg,
+                revision,
+                ...(checkedOut !== revision ? { checkedOut } : {}),
+                dirty: hgDirty(dir),
+            };
         }
-        return { dir, git: false, dirty: [] };
+        default:
+            return { dir, dirty: [] };
     }
-    let head: string | undefined;
-    try {
-        head = git(dir, ["rev-parse", "--verify", "HEAD^{commit}"]).trim();
-    } catch {
-        throw new ReleaseError(`${dir} is a git work tree without a commit: commit the sources first`);
-    }
-    const status = git(dir, ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--", "."]);
-    return { dir, git: true, head, dirty: statusPaths(status).sort() };
-}
-
-/** The paths of `git status --porcelain=v1 -z` output (a rename's or copy's source is not listed). */
-export function statusPaths(status: string): string[] {
-    const entries = status.split("\0");
-    const paths: string[] = [];
-    for (let i = 0; i < entries.length; i++) {
-        if (entries[i].length < 4) {
-            continue;
-        }
-        paths.push(entries[i].slice(3));
-        if (/^[RC]/.test(entries[i])) {
-            i++; // the next entry is where it was renamed or copied from
-        }
-    }
-    return paths;
 }
 
 /** Refuses a dirty work tree unless allowed; says what is dirty. */
@@ -96,20 +95,16 @@ export function checkClean(state: SourceState, allowDirty: boolean): void {
 /** Copy the release's files of `state` into `dest` (created). */
 export function snapshot(state: SourceState, dest: string): void {
     fs.mkdirSync(dest, { recursive: true });
-    if (state.git && state.dirty.length === 0) {
-        // Exactly what HEAD holds: the tree is clean, so this is also what the work tree has.
-        const tar = spawnSync("git", ["-C", state.dir, "archive", "--format=tar", "HEAD"], { maxBuffer: 1 << 30 });
-        if (tar.status !== 0) {
-            throw new ReleaseError(`git archive of ${state.dir} failed: ${tar.stderr.toString().trim()}`);
+    if (state.vcs !== undefined && state.dirty.length === 0) {
+        // Exactly what the released revision holds: the tree is clean, so this is also what the work tree has.
+        if (state.vcs === "git") {
+            execFileSync("tar", ["-x", "--no-same-owner", "-C", dest], { input: gitArchive(state.dir) });
+        } else {
+            hgArchive(state.dir, state.root as string, state.revision as string, dest);
         }
-        execFileSync("tar", ["-x", "--no-same-owner", "-C", dest], { input: tar.stdout });
         return;
     }
-    const files = state.git
-        ? git(state.dir, ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "."])
-              .split("\0")
-              .filter((f) => f !== "")
-        : walk(state.dir);
+    const files = state.vcs === "git" ? gitFiles(state.dir) : state.vcs === "hg" ? hgFiles(state.dir) : walk(state.dir);
     for (const file of files) {
         const from = path.join(state.dir, file);
         const stat = fs.lstatSync(from, { throwIfNoEntry: false });
@@ -136,47 +131,69 @@ function walk(root: string, relative = ""): string[] {
     return out;
 }
 
-/** Why the release is not tagged, or undefined when its sources are a clean git work tree. */
+/** Why the release is not tagged, or undefined when its sources are a clean work tree. */
 export function untaggedReason(state: SourceState): string | undefined {
-    if (!state.git) {
-        return "the sources are not a git work tree";
+    if (state.vcs === undefined) {
+        return "the sources are not a git or hg work tree";
     }
     return state.dirty.length > 0 ? "the work tree had uncommitted changes (--allow-dirty)" : undefined;
 }
 
-/** The commit the release's tag names, if the tag exists. */
-function tagCommit(dir: string, version: string): string | undefined {
-    const r = spawnSync("git", ["-C", dir, "rev-parse", "-q", "--verify", `refs/tags/${tagName(version)}^{commit}`], {
-        encoding: "utf8",
-    });
-    return r.status === 0 ? r.stdout.trim() : undefined;
+/** The revision the version's tag names, if the tag exists. */
+function taggedAt(state: SourceState, version: string): string | undefined {
+    return state.vcs === "git" ? gitTagged(state.dir, version) : hgTagged(state.dir, version);
 }
 
-/** Refuses a version whose tag already names another commit: a re-cut needs a new version. */
+/**
+ * Refuses a version whose tag already names another revision (a re-cut needs a new version), and,
+ * in hg, a tag `hg tag` could not commit — before anything is published.
+ */
 export function checkTag(state: SourceState, version: string): void {
     if (untaggedReason(state)) {
         return;
     }
-    const at = tagCommit(state.dir, version);
-    if (at !== undefined && at !== state.head) {
-        throw new ReleaseError(
-            `tag ${tagName(version)} already names commit ${at}, not HEAD ${state.head}: a re-cut needs a new version`,
+    const decision = tagDecision(state.vcs as Vcs, version, taggedAt(state, version), state.revision as string);
+    if (decision === "make" && state.vcs === "hg") {
+        const checkedOut = state.checkedOut ?? (state.revision as string);
+        const problem = hgTagProblem(
+            version,
+            hgTagSite(state.dir, state.root as string, checkedOut, state.revision as string),
         );
+        if (problem) {
+            throw new ReleaseError(problem);
+        }
     }
+}
+
+/** A tag this release made, to take back if publishing fails. */
+export interface MadeTag {
+    name: string;
+    /** hg: the commit that recorded it. */
+    commit?: string;
 }
 
 /**
- * Tag HEAD with the version (a lightweight tag, `git tag v<version>`), when the sources are a
- * clean git work tree. Returns the tag when this call made it, so a failed publish can take it back.
+ * Tag the released revision with the version, when the sources are a clean work tree: git, a
+ * lightweight tag (`git tag v<version>`); hg, `hg tag -r <revision> v<version>`, a commit of
+ * .hgtags on top of the checked-out revision, which the work tree then has checked out. Returns
+ * the tag when this call made it, so a failed publish can take it back.
  */
-export function tag(state: SourceState, version: string): string | undefined {
-    if (untaggedReason(state) || tagCommit(state.dir, version) === state.head) {
+export function tag(state: SourceState, version: string): MadeTag | undefined {
+    if (untaggedReason(state) || taggedAt(state, version) === state.revision) {
         return undefined;
     }
-    git(state.dir, ["tag", tagName(version), state.head as string]);
-    return tagName(version);
+    const revision = state.revision as string;
+    if (state.vcs === "git") {
+        gitTag(state.dir, version, revision);
+        return { name: tagName(version) };
+    }
+    return { name: tagName(version), commit: hgTag(state.dir, version, revision) };
 }
 
-export function untag(state: SourceState, name: string): void {
-    git(state.dir, ["tag", "-d", name]);
+export function untag(state: SourceState, made: MadeTag): void {
+    if (made.commit !== undefined) {
+        hgUntag(state.dir, made.commit);
+    } else {
+        gitUntag(state.dir, made.name);
+    }
 }
