@@ -9,7 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import { loadReleaseArtifact } from "../../components/artifacts";
 import { hostLayoutValue } from "../../components/hostLayout";
-import { commitAll, stageSampleApp } from "../../scripts/release/sampleApp";
+import { commitAll, stageSampleApp } from "../../release/sampleApp";
 
 const REPO = path.resolve(__dirname, "../..");
 const UV_WHEEL = hostLayoutValue("SYNC_UV_WHEEL");
@@ -39,7 +39,7 @@ function releaseCli(...args: string[]): Promise<Run> {
     return new Promise((resolve) => {
         execFile(
             "node",
-            ["-r", "ts-node/register/transpile-only", "scripts/release/release.ts", ...args],
+            ["-r", "ts-node/register/transpile-only", "release/release.ts", ...args],
             { cwd: REPO, maxBuffer: 64 << 20, timeout: 900_000 },
             (error, stdout, stderr) => {
                 resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });

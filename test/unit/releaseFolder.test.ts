@@ -1,15 +1,15 @@
 // The release command's file work on temp folders: which sources a release takes, git and hg state
-// and tags (scripts/release/source.ts, git.ts, hg.ts), and how a release is added to the artifact
+// and tags (release/source.ts, git.ts, hg.ts), and how a release is added to the artifact
 // folder (folder.ts). Real git and Debian's mercurial, in temp repositories.
 import { execFileSync, spawn } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { publish, readFolder } from "../../scripts/release/folder";
-import { commitAll } from "../../scripts/release/sampleApp";
-import { statusPaths } from "../../scripts/release/git";
-import { checkClean, checkTag, isSourceFile, snapshot, sourceState, tag, untag } from "../../scripts/release/source";
+import { publish, readFolder } from "../../release/folder";
+import { commitAll } from "../../release/sampleApp";
+import { statusPaths } from "../../release/git";
+import { checkClean, checkTag, isSourceFile, snapshot, sourceState, tag, untag } from "../../release/source";
 
 const sha = (data: string) => crypto.createHash("sha256").update(data).digest("hex");
 

@@ -1,4 +1,4 @@
-// The release command's decisions (scripts/release/plan.ts, vcs.ts, sandbox.ts stepEnv): exact messages.
+// The release command's decisions (release/plan.ts, vcs.ts, sandbox.ts stepEnv): exact messages.
 import { hostLayoutValue } from "../../components/hostLayout";
 import {
     BuiltSdist,
@@ -17,8 +17,8 @@ import {
     tagName,
     uvWheelProblem,
     wheelsToAdd,
-} from "../../scripts/release/plan";
-import { stepEnv } from "../../scripts/release/sandbox";
+} from "../../release/plan";
+import { stepEnv } from "../../release/sandbox";
 import {
     HG_NULL,
     HgRevision,
@@ -30,7 +30,7 @@ import {
     nearestRepository,
     parseHgTags,
     tagDecision,
-} from "../../scripts/release/vcs";
+} from "../../release/vcs";
 
 const SHA_A = "a".repeat(64);
 const SHA_B = "b".repeat(64);

@@ -3,10 +3,10 @@
 // artifact folder already holds, and the commands to print at the end. Pure; release.ts does the
 // work and test/unit/releasePlan.test.ts checks every message.
 import * as path from "path";
-import { sdistFileName } from "../../components/artifacts";
-import { versionProblem } from "../../components/config";
-import { sha256sums } from "../../components/digest";
-import { hostLayoutValue } from "../../components/hostLayout";
+import { sdistFileName } from "../components/artifacts";
+import { versionProblem } from "../components/config";
+import { sha256sums } from "../components/digest";
+import { hostLayoutValue } from "../components/hostLayout";
 
 /** What the hosts import (install.sh's check, runtime.sh's loader): the sample app's WSGI module. */
 export const DEFAULT_WSGI_MODULE = "weave.server.wsgi";

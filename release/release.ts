@@ -17,8 +17,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { sha256 } from "../../components/digest";
-import { hostLayoutValue } from "../../components/hostLayout";
+import { sha256 } from "../components/digest";
+import { hostLayoutValue } from "../components/hostLayout";
 import { FolderState, readFolder, publish } from "./folder";
 import {
     BuiltSdist,

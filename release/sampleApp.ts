@@ -1,7 +1,7 @@
 // The sample app (test/fixtures/weave-server) as a release starts from it: a git (or hg) work tree
 // of its sources stamped with a version (tools/stamp.py), committed. The release tier uses it, and so can
 // the engine tier, in-process or from the command line:
-//   npx ts-node scripts/release/sampleApp.ts <version> <artifact dir> [--extra-dep NAME==VERSION]
+//   npx ts-node release/sampleApp.ts <version> <artifact dir> [--extra-dep NAME==VERSION]
 // (stages the sources in a temp folder, releases them into <artifact dir>, prints the summary).
 import { execFileSync } from "child_process";
 import * as fs from "fs";
@@ -10,7 +10,7 @@ import * as path from "path";
 import { ReleaseError } from "./plan";
 import { ReleaseResult, errorReport, release, summary } from "./release";
 
-export const FIXTURE = path.resolve(__dirname, "../../test/fixtures/weave-server");
+export const FIXTURE = path.resolve(__dirname, "../test/fixtures/weave-server");
 
 export interface SampleAppOptions {
     /** One more pinned runtime dependency (stamp.py --extra-dep), e.g. "MarkupSafe==2.1.5". */
@@ -96,7 +96,7 @@ if (require.main === module) {
     const [version, artifactDir, flag, extraDep, ...rest] = process.argv.slice(2);
     if (!version || !artifactDir || rest.length > 0 || (flag !== undefined && (flag !== "--extra-dep" || !extraDep))) {
         process.stderr.write(
-            "usage: npx ts-node scripts/release/sampleApp.ts <version> <artifact dir> [--extra-dep NAME==VERSION]\n",
+            "usage: npx ts-node release/sampleApp.ts <version> <artifact dir> [--extra-dep NAME==VERSION]\n",
         );
         process.exit(2);
     }
