@@ -73,7 +73,10 @@ const raw: RawSyncConfig = orRunError(() => ({
     observe: config.getBoolean("observe"),
 }));
 
-const settings = orRunError(() => parseSyncConfig(raw, readStackFile()));
+// Every key the CLI handed the program (stack config and Pulumi.yaml's defaults, every namespace):
+// a `sync:` key the stack does not know is refused, naming it, rather than ignored.
+const configKeys = Object.keys(pulumi.runtime.allConfig());
+const settings = orRunError(() => parseSyncConfig(raw, readStackFile(), configKeys));
 // Same here: the plain value is only looked at; what reaches resources is the secret Output.
 const sshPrivateKeyText = config.get("sshPrivateKey");
 if (!sshPrivateKeyText || !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(sshPrivateKeyText)) {

@@ -1,9 +1,10 @@
 // Parse and validate the `sync:*` stack config into plain typed objects: the servers, versions,
-// rollout and limits here; host keys (hostKeys.ts), ini settings (iniConfig.ts), EC2 settings
+// rollout and limits here; unknown keys (configKeys.ts), host keys (hostKeys.ts), ini settings (iniConfig.ts), EC2 settings
 // (ec2Config.ts) and what only the stack file shows (stackFile.ts) beside it, one concern a file.
 // Pure: no Pulumi, no file system. Every value that later reaches a remote shell is checked
 // before any resource is declared.
 import * as pep440 from "@renovatebot/pep440";
+import { unknownConfigKeyProblems } from "./configKeys";
 import { ConfigError, integerIn, isObject, leafName, showValue, unknownKeys } from "./configValues";
 import { Ec2Settings, parseEc2 } from "./ec2Config";
 import { hostKeyHint, hostKeyProblem, isHost, normalizeHostKey } from "./hostKeys";
@@ -195,9 +196,16 @@ function parseServer(
 /**
  * Validate the raw stack config. Throws one ConfigError listing every problem, each naming
  * the config key and the bad value (secret values are never shown). With the stack file the
- * values came from, also refuses what only the file shows (see stackFileProblems).
+ * values came from, also refuses what only the file shows (see stackFileProblems); with every
+ * config key the program was handed, also any `sync:` key the stack does not know, first (a
+ * mistyped key explains the missing value that follows it).
  */
-export function parseSyncConfig(raw: RawSyncConfig, stackFile?: StackFile): SyncConfig {
+export function parseSyncConfig(
+    raw: RawSyncConfig,
+    stackFile?: StackFile,
+    configKeys: readonly string[] = [],
+): SyncConfig {
+    const keyProblems = unknownConfigKeyProblems(configKeys);
     const fileProblems = stackFile ? stackFileProblems(stackFile) : [];
     const problems: string[] = [];
 
@@ -278,7 +286,7 @@ export function parseSyncConfig(raw: RawSyncConfig, stackFile?: StackFile): Sync
 
     // What the file shows about a key says more than what its value looks like after YAML parsing.
     const fromFile = new Set(fileProblems.map(problemKey));
-    const all = [...fileProblems, ...problems.filter((problem) => !fromFile.has(problemKey(problem)))];
+    const all = [...keyProblems, ...fileProblems, ...problems.filter((problem) => !fromFile.has(problemKey(problem)))];
     if (all.length > 0) {
         throw new ConfigError(all);
     }

@@ -16,7 +16,7 @@
 # Sources: test/fixtures/weave-server (see its README.md). Build tools and wheels come from
 # PyPI once and are cached under ${SYNC_RELEASE_CACHE:-$HOME/.cache/sync-release}; the whole
 # output is cached by a hash of the fixture sources and this script, so reruns are offline
-# and copy the cached tree. Tarballs are normalized (scripts/release/normalize_sdist.py: sorted
+# and copy the cached tree. Tarballs are normalized (release/normalize_sdist.py: sorted
 # members, fixed mtimes, no gzip timestamp), so a rebuild from the same sources gives
 # byte-identical files — the very bytes `npm run release` makes of them (the release tier checks).
 # Env: SYNC_BUILD_PYTHON (default python3, must be 3.11+), SYNC_RELEASE_CACHE.
@@ -31,7 +31,7 @@ usage() {
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$SCRIPT_DIR")
 FIXTURE=$ROOT/test/fixtures/weave-server
-NORMALIZE=$ROOT/scripts/release/normalize_sdist.py
+NORMALIZE=$ROOT/release/normalize_sdist.py
 CACHE=${SYNC_RELEASE_CACHE:-$HOME/.cache/sync-release}
 PYTHON=${SYNC_BUILD_PYTHON:-python3}
 OUTDIR=$1

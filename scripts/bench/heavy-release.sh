@@ -63,6 +63,6 @@ with tarfile.open(src, "r:gz") as tin, tarfile.open(dst, "w:gz") as tout:
             info.size = len(data)
         tout.addfile(info, io.BytesIO(data) if data is not None else None)
 EOF
-  python3 "$ROOT/scripts/release/normalize_sdist.py" "$OUTDIR/WeaveServer-$version.tar.gz" 1704067200
+  python3 "$ROOT/release/normalize_sdist.py" "$OUTDIR/WeaveServer-$version.tar.gz" 1704067200
 done
 echo "heavy releases ${VERSIONS[*]} in $OUTDIR ($(du -sh "$OUTDIR/wheelhouse" | cut -f1) wheelhouse)"

@@ -23,7 +23,7 @@ import {
     start,
 } from "./engineHarness";
 import { REPO } from "../../scripts/lib/localStack";
-import { stageSampleApp } from "../../scripts/release/sampleApp";
+import { stageSampleApp } from "../../release/sampleApp";
 
 jest.setTimeout(900_000);
 

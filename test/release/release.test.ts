@@ -1,5 +1,5 @@
 // The release command for real: `npm run release`'s script run as a child process on projects
-// staged in temp folders, building inside the fleet's rootfs and fetching from the package index;
+// staged in temp folders (git and hg work trees, and a plain folder), building inside the fleet's rootfs and fetching from the package index;
 // a fleet host (SYNC_FLEET_ID, started by scripts/test-all.sh) installs one release offline.
 // Needs root, the rootfs, the index and a running fleet; nothing here is skipped without them.
 import { execFile, execFileSync } from "child_process";
@@ -9,7 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import { loadReleaseArtifact } from "../../components/artifacts";
 import { hostLayoutValue } from "../../components/hostLayout";
-import { commitAll, stageSampleApp } from "../../scripts/release/sampleApp";
+import { commitAll, stageSampleApp } from "../../release/sampleApp";
 
 const REPO = path.resolve(__dirname, "../..");
 const UV_WHEEL = hostLayoutValue("SYNC_UV_WHEEL");
@@ -39,7 +39,7 @@ function releaseCli(...args: string[]): Promise<Run> {
     return new Promise((resolve) => {
         execFile(
             "node",
-            ["-r", "ts-node/register/transpile-only", "scripts/release/release.ts", ...args],
+            ["-r", "ts-node/register/transpile-only", "release/release.ts", ...args],
             { cwd: REPO, maxBuffer: 64 << 20, timeout: 900_000 },
             (error, stdout, stderr) => {
                 resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
@@ -203,6 +203,88 @@ describe("the sample app", () => {
     });
 });
 
+describe("the sample app from an hg work tree (the seed tags its releases in Mercurial)", () => {
+    const hg = (dir: string, ...args: string[]) =>
+        execFileSync("hg", args, { cwd: dir, encoding: "utf8", env: { ...process.env, HGPLAIN: "1" } }).trim();
+    const node = (dir: string, rev: string) => hg(dir, "log", "-r", rev, "-T", "{node}");
+    let app: string;
+    let artifacts: string;
+    let first: Run;
+    let sources: string;
+    beforeAll(async () => {
+        app = stageSampleApp(path.join(tmp, "hg-app"), "1.1.4", { vcs: "hg" });
+        sources = node(app, ".");
+        artifacts = path.join(tmp, "hg-artifacts");
+        first = await releaseCli(app, artifacts);
+    });
+
+    test("released: the very bytes a git work tree of the same sources gives; tagged v1.1.4 by a commit of .hgtags on top, the work tree clean", () => {
+        expect(first.code).toBe(0);
+        expect(first.stderr).toMatch(
+            new RegExp(`^release: sources: ${app} at hg revision ${sources.slice(0, 12)}$`, "m"),
+        );
+        expect(first.stdout).toContain("\n  tag: v1.1.4\n");
+        const fixtures = path.join(tmp, "hg-fixture-releases");
+        execFileSync(path.join(REPO, "scripts/build-releases.sh"), [fixtures], { stdio: "ignore" });
+        expect(sha(path.join(artifacts, "WeaveServer-1.1.4.tar.gz"))).toBe(
+            sha(path.join(fixtures, "WeaveServer-1.1.4.tar.gz")),
+        );
+        execFileSync("sha256sum", ["--strict", "--quiet", "-c", "SHA256SUMS"], { cwd: artifacts });
+        // hg tag: a commit of .hgtags on the released revision, which the work tree now has checked out
+        expect(hg(app, "tags", "-T", "{tag}={node}\n").split("\n").slice(1)).toEqual([`v1.1.4=${sources}`]);
+        expect(hg(app, "log", "-r", ".", "-T", "{p1node} {files} {desc}")).toBe(
+            `${sources} .hgtags Added tag v1.1.4 for changeset ${sources.slice(0, 12)}`,
+        );
+        expect(hg(app, "status")).toBe("");
+    });
+
+    test("released again from its tag commit: the same revision, the same bytes, no new commit", async () => {
+        const before = folderState(artifacts);
+        const tip = node(app, "tip");
+        const again = await releaseCli(app, artifacts);
+        expect(again.code).toBe(0);
+        expect(again.stderr).toContain(
+            `release: sources: ${app} at hg revision ${sources.slice(0, 12)} (checked out: its tag commit ${tip.slice(0, 12)})`,
+        );
+        expect(again.stdout.split("\n")[0]).toBe(
+            `WeaveServer 1.1.4 was released already with these very bytes: ${artifacts}/WeaveServer-1.1.4.tar.gz unchanged`,
+        );
+        expect(again.stdout).toContain("\n  tag: v1.1.4\n");
+        expect(folderState(artifacts)).toEqual(before);
+        expect(node(app, "tip")).toBe(tip);
+    });
+
+    test("a dirty work tree is refused before anything is built; nothing written", async () => {
+        const before = folderState(artifacts);
+        fs.appendFileSync(path.join(app, "weave/server/late.py"), "# edited\n");
+        fs.writeFileSync(path.join(app, "notes.txt"), "untracked\n");
+        const r = await releaseCli(app, artifacts);
+        expect(r.code).toBe(1);
+        expect(lastLine(r.stderr)).toBe(
+            `release: error: ${app} has uncommitted changes (notes.txt, weave/server/late.py): commit them, or pass --allow-dirty to release the work tree as it is (untagged)`,
+        );
+        expect(r.stderr).not.toContain("release: sources:");
+        expect(folderState(artifacts)).toEqual(before);
+        hg(app, "revert", "--no-backup", "weave/server/late.py");
+        fs.rmSync(path.join(app, "notes.txt"));
+    });
+
+    test("a re-cut (other sources, same version) is refused by the tag before anything is published, even into a new folder", async () => {
+        fs.appendFileSync(path.join(app, "weave/server/late.py"), "# a fix, released again as 1.1.4\n");
+        commitAll(app, "a fix");
+        const fixed = node(app, ".");
+        const fresh = path.join(tmp, "hg-artifacts-fresh");
+        const r = await releaseCli(app, fresh);
+        expect(r.code).toBe(1);
+        expect(lastLine(r.stderr)).toBe(
+            `release: error: tag v1.1.4 already names revision ${sources}, not the work tree's revision ${fixed}: a re-cut needs a new version`,
+        );
+        expect(fs.existsSync(fresh)).toBe(false);
+        expect(node(app, "tip")).toBe(fixed);
+        expect(hg(app, "tags", "-T", "{tag}={node}\n").split("\n").slice(1)).toEqual([`v1.1.4=${sources}`]);
+    });
+});
+
 test("a dependency with compiled cp311 manylinux wheels (MarkupSafe) gets the hosts' wheel and installs offline on a fleet host", async () => {
     const fleet = path.join(REPO, "scripts/fleet.sh");
     expect(execFileSync(fleet, ["status"], { encoding: "utf8" })).toMatch(/^sync-1\t\S+\tup$/m);
@@ -298,7 +380,7 @@ test("another project: its own name and build backend (hatchling), the WSGI modu
     expect(r.stdout.split("\n")[0]).toMatch(
         new RegExp(`^released echo-app 0\\.3\\.0: ${artifacts}/echo_app-0\\.3\\.0\\.tar\\.gz `),
     );
-    expect(r.stdout).toContain("  not tagged: the sources are not a git work tree");
+    expect(r.stdout).toContain("  not tagged: the sources are not a git or hg work tree");
     expect(lastLine(r.stdout)).toBe(
         "note: this stack deploys WeaveServer-<version> sdists only (components/remote/layout.sh); no sync:version picks echo_app-0.3.0.tar.gz",
     );

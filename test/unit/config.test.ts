@@ -7,6 +7,7 @@ import {
     rolloutBatches,
     showValue,
 } from "../../components/config";
+import { KNOWN_CONFIG_KEYS, closestKnownKey, keyDistance, unknownConfigKeyProblems } from "../../components/configKeys";
 import { stackFileProblems } from "../../components/stackFile";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMeSdFT6pBKhojihioTe6wNELxftZs7rroVxI+5rN/j/";
@@ -24,9 +25,9 @@ function base(overrides: Partial<RawSyncConfig> = {}): RawSyncConfig {
 }
 
 /** The problems parseSyncConfig reports, or [] when the config is valid. */
-function problems(raw: RawSyncConfig, stackFile?: StackFile): string[] {
+function problems(raw: RawSyncConfig, stackFile?: StackFile, configKeys?: string[]): string[] {
     try {
-        parseSyncConfig(raw, stackFile);
+        parseSyncConfig(raw, stackFile, configKeys);
         return [];
     } catch (error) {
         if (error instanceof ConfigError) {
@@ -310,6 +311,75 @@ describe("hostile and bad values are refused with one message naming the key and
             "sync:iniSecrets.sync.secret_key: (value not shown: secret) has leading or trailing whitespace, which configparser strips",
         ]);
         expect(found.join("")).not.toContain("hunter2");
+    });
+});
+
+const KNOWN_KEYS_LIST =
+    "sync:version, sync:artifactDir, sync:servers, sync:rollout, sync:keepReleases, sync:ini, sync:iniSecrets, sync:sshPrivateKey, sync:releaseBucket, sync:commandTimeout, sync:observe";
+
+describe("unknown keys under sync: are named, with the known key they most likely meant", () => {
+    test.each([
+        ["sync:verison", "sync:verison: unknown key; did you mean sync:version?"],
+        ["sync:versions", "sync:versions: unknown key; did you mean sync:version?"],
+        ["sync:Version", "sync:Version: unknown key; did you mean sync:version?"],
+        ["sync:artifactdir", "sync:artifactdir: unknown key; did you mean sync:artifactDir?"],
+        ["sync:artefactDir", "sync:artefactDir: unknown key; did you mean sync:artifactDir?"],
+        ["sync:server", "sync:server: unknown key; did you mean sync:servers?"],
+        ["sync:rolout", "sync:rolout: unknown key; did you mean sync:rollout?"],
+        ["sync:keepRelease", "sync:keepRelease: unknown key; did you mean sync:keepReleases?"],
+        ["sync:inis", "sync:inis: unknown key; did you mean sync:ini?"],
+        ["sync:iniSecret", "sync:iniSecret: unknown key; did you mean sync:iniSecrets?"],
+        ["sync:sshPrivatekey", "sync:sshPrivatekey: unknown key; did you mean sync:sshPrivateKey?"],
+        ["sync:releaseBuckets", "sync:releaseBuckets: unknown key; did you mean sync:releaseBucket?"],
+        ["sync:comandTimeout", "sync:comandTimeout: unknown key; did you mean sync:commandTimeout?"],
+        ["sync:obsreve", "sync:obsreve: unknown key; did you mean sync:observe?"],
+        ["sync:batchSize", `sync:batchSize: unknown key; the known keys are ${KNOWN_KEYS_LIST}`],
+        ["sync:sshKey", `sync:sshKey: unknown key; the known keys are ${KNOWN_KEYS_LIST}`],
+        ["sync:", `sync:: unknown key; the known keys are ${KNOWN_KEYS_LIST}`],
+        [
+            "sync:rollout.batchSize",
+            "sync:rollout.batchSize: unknown key; a value inside sync:rollout is set with --path: pulumi config set --path 'sync:rollout.batchSize' <value>",
+        ],
+        [
+            "sync:servers[0].hostKey",
+            "sync:servers[0].hostKey: unknown key; a value inside sync:servers is set with --path: pulumi config set --path 'sync:servers[0].hostKey' <value>",
+        ],
+        ["sync:verison'; id", `"sync:verison'; id": unknown key; the known keys are ${KNOWN_KEYS_LIST}`],
+    ])("%s", (key, message) => {
+        expect(unknownConfigKeyProblems([key])).toEqual([message]);
+    });
+
+    test("a 10 KB key is shown bounded", () => {
+        expect(unknownConfigKeyProblems([`sync:${"v".repeat(10 * 1024)}`])).toEqual([
+            `"sync:${"v".repeat(34)}… (10247 chars): unknown key; the known keys are ${KNOWN_KEYS_LIST}`,
+        ]);
+    });
+
+    test("known keys, the project's defaults and other namespaces pass; each unknown key is one problem", () => {
+        expect(unknownConfigKeyProblems(KNOWN_CONFIG_KEYS.map((key) => `sync:${key}`))).toEqual([]);
+        expect(unknownConfigKeyProblems(["aws:region", "aws:verison", "pulumi:tags", "syncx:version"])).toEqual([]);
+        expect(unknownConfigKeyProblems(["sync:version", "sync:verison", "aws:region", "sync:inis"])).toEqual([
+            "sync:verison: unknown key; did you mean sync:version?",
+            "sync:inis: unknown key; did you mean sync:ini?",
+        ]);
+    });
+
+    test("the distance counts a swap of neighbours as one edit and ignores case", () => {
+        expect(keyDistance("verison", "version")).toBe(1);
+        expect(keyDistance("VERSION", "version")).toBe(0);
+        expect(keyDistance("", "ini")).toBe(3);
+        expect(keyDistance("kitten", "sitting")).toBe(3);
+        expect(closestKnownKey("inii")).toBe("ini");
+        // two edits from "ini" is more than a third of it
+        expect(closestKnownKey("in_x")).toBeUndefined();
+    });
+
+    test("parseSyncConfig names an unknown key first, in the same one error as every other problem", () => {
+        expect(problems(base({ version: undefined }), undefined, ["sync:verison", "sync:artifactDir"])).toEqual([
+            "sync:verison: unknown key; did you mean sync:version?",
+            "sync:version: missing; pin the release to roll out, e.g. pulumi config set sync:version 1.1.4",
+        ]);
+        expect(problems(base(), undefined, ["sync:version", "sync:observe", "aws:region"])).toEqual([]);
     });
 });
 

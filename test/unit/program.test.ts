@@ -405,6 +405,29 @@ describe("the prod stack under mocks", () => {
         );
     });
 
+    test("a mistyped sync: key ends the program as one RunError naming it and its neighbour; other namespaces pass", async () => {
+        let declared = -1;
+        const error = await runProgram(
+            prodConfig(artifactDir, { "sync:verison": "1.1.5", "aws:region": "eu-west-1" }),
+            SECRET_KEYS,
+        ).then(
+            (r) => {
+                declared = r.resources.length;
+            },
+            (e: unknown) => e,
+        );
+        expect((error as { __pulumiRunError?: boolean }).__pulumiRunError).toBe(true);
+        expect((error as Error).message).toBe(
+            "invalid stack config:\n  sync:verison: unknown key; did you mean sync:version?",
+        );
+        expect(declared).toBe(-1);
+        const withOtherNamespace = await runProgram(
+            prodConfig(artifactDir, { "aws:region": "eu-west-1", "sync:observe": "false" }),
+            SECRET_KEYS,
+        );
+        expect(withOtherNamespace.resources.length).toBeGreaterThan(0);
+    });
+
     test("sync:iniSecrets set as one string that is not JSON is refused naming the key, never the value", async () => {
         const error = await runProgram(
             prodConfig(artifactDir, { "sync:iniSecrets": "hunter2-not-json" }),

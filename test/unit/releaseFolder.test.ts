@@ -1,22 +1,15 @@
-// The release command's file work on temp folders: which sources a release takes, git state and
-// tags (scripts/release/source.ts), and how a release is added to the artifact folder (folder.ts).
+// The release command's file work on temp folders: which sources a release takes, git and hg state
+// and tags (release/source.ts, git.ts, hg.ts), and how a release is added to the artifact
+// folder (folder.ts). Real git and Debian's mercurial, in temp repositories.
 import { execFileSync, spawn } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { publish, readFolder } from "../../scripts/release/folder";
-import { commitAll } from "../../scripts/release/sampleApp";
-import {
-    checkClean,
-    checkTag,
-    isSourceFile,
-    snapshot,
-    sourceState,
-    statusPaths,
-    tag,
-    untag,
-} from "../../scripts/release/source";
+import { publish, readFolder } from "../../release/folder";
+import { commitAll } from "../../release/sampleApp";
+import { statusPaths } from "../../release/git";
+import { checkClean, checkTag, isSourceFile, snapshot, sourceState, tag, untag } from "../../release/source";
 
 const sha = (data: string) => crypto.createHash("sha256").update(data).digest("hex");
 
@@ -64,7 +57,7 @@ describe("sources", () => {
             "dist/old.tar.gz": "o",
         });
         const state = sourceState(src);
-        expect(state).toEqual({ dir: src, git: false, dirty: [] });
+        expect(state).toEqual({ dir: src, dirty: [] });
         snapshot(state, path.join(tmp, "copy"));
         expect(tree(path.join(tmp, "copy"))).toEqual(["app/wsgi.py", "pyproject.toml"]);
     });
@@ -77,21 +70,21 @@ describe("sources", () => {
         write(repo, { "app/debug.log": "ignored" });
         const src = path.join(repo, "app");
         const state = sourceState(src);
-        expect(state).toMatchObject({ dir: src, git: true, dirty: [] });
-        expect(state.head).toMatch(/^[0-9a-f]{40}$/);
+        expect(state).toMatchObject({ dir: src, vcs: "git", root: repo, dirty: [] });
+        expect(state.revision).toMatch(/^[0-9a-f]{40}$/);
         snapshot(state, path.join(tmp, "copy"));
         expect(tree(path.join(tmp, "copy"))).toEqual([".gitignore", "pkg/a.py", "pyproject.toml"]);
 
-        expect(tag(state, "1.0")).toBe("v1.0");
+        expect(tag(state, "1.0")).toEqual({ name: "v1.0" });
         expect(tag(state, "1.0")).toBeUndefined(); // already on HEAD
         checkTag(state, "1.0");
         write(repo, { "app/pkg/a.py": "b" });
         commitAll(repo, "two");
         const later = sourceState(src);
         expect(() => checkTag(later, "1.0")).toThrow(
-            `tag v1.0 already names commit ${state.head}, not HEAD ${later.head}: a re-cut needs a new version`,
+            `tag v1.0 already names commit ${state.revision}, not HEAD ${later.revision}: a re-cut needs a new version`,
         );
-        untag(later, "v1.0");
+        untag(later, { name: "v1.0" });
         checkTag(later, "1.0");
     });
 
@@ -122,6 +115,154 @@ describe("sources", () => {
     test("a work tree without a commit is refused", () => {
         execFileSync("git", ["init", "--quiet", tmp]);
         expect(() => sourceState(tmp)).toThrow(`${tmp} is a git work tree without a commit: commit the sources first`);
+    });
+});
+
+describe("hg sources", () => {
+    const hg = (dir: string, ...args: string[]) =>
+        execFileSync("hg", args, { cwd: dir, encoding: "utf8", env: { ...process.env, HGPLAIN: "1" } }).trim();
+    const hgInit = (dir: string) => execFileSync("hg", ["init", dir]);
+    const node = (dir: string, rev = ".") => hg(dir, "log", "-r", rev, "-T", "{node}");
+
+    test("a clean hg work tree: exactly what the checked-out revision holds of the folder (hg archive, no .hg_archival.txt), and its tag a commit of .hgtags on top", () => {
+        const repo = path.join(tmp, "repo");
+        write(repo, {
+            README: "r",
+            ".hgignore": "syntax: glob\n*.log\n",
+            "app/pyproject.toml": "x",
+            "app/pkg/a.py": "a",
+            "app/bin/run": "#!/bin/sh\n",
+        });
+        fs.chmodSync(path.join(repo, "app/bin/run"), 0o755);
+        fs.symlinkSync("pkg/a.py", path.join(repo, "app/a-link"));
+        hgInit(repo);
+        commitAll(repo, "one");
+        const c1 = node(repo);
+        write(repo, { "app/debug.log": "ignored" });
+        const src = path.join(repo, "app");
+        const state = sourceState(src);
+        expect(state).toEqual({ dir: src, vcs: "hg", root: repo, revision: c1, dirty: [] });
+        snapshot(state, path.join(tmp, "copy"));
+        expect(tree(path.join(tmp, "copy"))).toEqual(["bin/run", "pkg/a.py", "pyproject.toml"]);
+        expect(fs.readlinkSync(path.join(tmp, "copy/a-link"))).toBe("pkg/a.py");
+        expect(fs.statSync(path.join(tmp, "copy/bin/run")).mode & 0o111).toBe(0o111);
+
+        // The tag: a commit of .hgtags on top, which the work tree then has checked out; still clean.
+        checkTag(state, "1.0");
+        const made = tag(state, "1.0");
+        const t1 = node(repo);
+        expect(made).toEqual({ name: "v1.0", commit: t1 });
+        expect(hg(repo, "log", "-r", ".", "-T", "{p1node} {files}")).toBe(`${c1} .hgtags`);
+        expect(hg(repo, "tags", "-T", "{tag}={node}\n")).toBe(`tip=${t1}\nv1.0=${c1}`);
+
+        // From the tag commit: the same revision is released (its files are the tag commit's, the
+        // tags file aside), the tag is found in place, nothing more is committed.
+        const again = sourceState(src);
+        expect(again).toEqual({ dir: src, vcs: "hg", root: repo, revision: c1, checkedOut: t1, dirty: [] });
+        checkTag(again, "1.0");
+        expect(tag(again, "1.0")).toBeUndefined();
+        expect(node(repo, "tip")).toBe(t1);
+        snapshot(again, path.join(tmp, "copy-again"));
+        expect(tree(path.join(tmp, "copy-again"))).toEqual(tree(path.join(tmp, "copy")));
+
+        // Another version from the same revision: a second tag commit, on top of the first.
+        const second = tag(again, "1.0.post1");
+        expect(hg(repo, "tags", "-T", "{tag}={node}\n").split("\n").slice(1).sort()).toEqual([
+            `v1.0.post1=${c1}`,
+            `v1.0=${c1}`,
+        ]);
+        untag(again, second as { name: string; commit: string });
+        expect(node(repo)).toBe(t1);
+        expect(node(repo, "tip")).toBe(t1);
+
+        // New sources, same version: the tag names another revision.
+        write(repo, { "app/pkg/a.py": "b" });
+        commitAll(repo, "two");
+        const later = sourceState(src);
+        expect(later.revision).toBe(node(repo));
+        expect(() => checkTag(later, "1.0")).toThrow(
+            `tag v1.0 already names revision ${c1}, not the work tree's revision ${later.revision}: a re-cut needs a new version`,
+        );
+    });
+
+    test("a dirty hg work tree is refused unless allowed, naming what changed; allowed, its files as they are (not the ignored, not the removed)", () => {
+        const repo = path.join(tmp, "repo");
+        write(repo, {
+            "pyproject.toml": "x",
+            "a.py": "a",
+            "b.py": "b",
+            "c.py": "c",
+            ".hgignore": "syntax: glob\n*.log\n",
+        });
+        hgInit(repo);
+        commitAll(repo, "one");
+        write(repo, { "a.py": "changed", "new.py": "n", "x.log": "l" });
+        fs.rmSync(path.join(repo, "b.py"));
+        hg(repo, "remove", "c.py");
+        const state = sourceState(repo);
+        expect(state.dirty).toEqual(["a.py", "b.py", "c.py", "new.py"]);
+        expect(() => checkClean(state, false)).toThrow(
+            `${repo} has uncommitted changes (a.py, b.py, c.py, new.py): commit them, or pass --allow-dirty to release the work tree as it is (untagged)`,
+        );
+        checkClean(state, true);
+        snapshot(state, path.join(tmp, "copy"));
+        expect(tree(path.join(tmp, "copy"))).toEqual([".hgignore", "a.py", "new.py", "pyproject.toml"]);
+        expect(fs.readFileSync(path.join(tmp, "copy/a.py"), "utf8")).toBe("changed");
+        checkTag(state, "1.0");
+        expect(tag(state, "1.0")).toBeUndefined();
+        expect(hg(repo, "log", "-T", "{rev}\n")).toBe("0");
+    });
+
+    test("an uncommitted merge is dirty, even with no file changed", () => {
+        const repo = path.join(tmp, "repo");
+        write(repo, { "pyproject.toml": "x" });
+        hgInit(repo);
+        commitAll(repo, "one");
+        // a named branch whose one commit changes no file, merged: hg status is clean
+        hg(repo, "branch", "--quiet", "other");
+        hg(repo, "commit", "--quiet", "-u", "t", "-m", "branch");
+        hg(repo, "update", "--quiet", "default");
+        hg(repo, "merge", "--quiet", "other");
+        expect(hg(repo, "status")).toBe("");
+        expect(sourceState(repo).dirty).toEqual(["(uncommitted merge)"]);
+    });
+
+    test("a tag hg tag could not commit is refused before anything is published", () => {
+        const repo = path.join(tmp, "repo");
+        write(repo, { "app/pyproject.toml": "x", ".hgtags": "" });
+        hgInit(repo);
+        commitAll(repo, "one");
+        const c1 = node(repo);
+        write(repo, { "app/pyproject.toml": "y" });
+        commitAll(repo, "two");
+        // the checked-out revision is not its branch's head: hg tag would make a second head
+        hg(repo, "update", "--quiet", "0");
+        const old = sourceState(path.join(repo, "app"));
+        expect(() => checkTag(old, "1.0")).toThrow(
+            `hg tag would commit v1.0 on top of revision ${c1}, which is not the head of its branch (it would make a second head): release from the branch head, or tag the revision yourself (hg tag -f -r ${c1} v1.0) and release again`,
+        );
+        // tagged by hand as the message says, the release finds its tag in place
+        hg(repo, "tag", "--quiet", "-f", "-u", "t", "-r", c1, "v1.0");
+        hg(repo, "update", "--quiet", "0");
+        checkTag(sourceState(path.join(repo, "app")), "1.0");
+        // .hgtags changed outside the released folder: not dirty there, but hg tag would commit it
+        hg(repo, "update", "--quiet", "tip");
+        write(repo, { ".hgtags": "" });
+        const state = sourceState(path.join(repo, "app"));
+        expect(state.dirty).toEqual([]);
+        expect(() => checkTag(state, "2.0")).toThrow(
+            `${repo}/.hgtags has uncommitted changes, and hg tag commits that file: commit or revert it first`,
+        );
+    });
+
+    test("an hg work tree without a commit is refused; the nearer of a git and an hg repository is the one", () => {
+        hgInit(tmp);
+        expect(() => sourceState(tmp)).toThrow(`${tmp} is an hg work tree without a commit: commit the sources first`);
+        const inner = path.join(tmp, "inner");
+        write(inner, { "pyproject.toml": "x" });
+        execFileSync("git", ["init", "--quiet", inner]);
+        commitAll(inner, "one");
+        expect(sourceState(inner)).toMatchObject({ vcs: "git", root: inner });
     });
 });
 

@@ -1,4 +1,4 @@
-// The release command's decisions (scripts/release/plan.ts, sandbox.ts stepEnv): exact messages.
+// The release command's decisions (release/plan.ts, vcs.ts, sandbox.ts stepEnv): exact messages.
 import { hostLayoutValue } from "../../components/hostLayout";
 import {
     BuiltSdist,
@@ -17,8 +17,20 @@ import {
     tagName,
     uvWheelProblem,
     wheelsToAdd,
-} from "../../scripts/release/plan";
-import { stepEnv } from "../../scripts/release/sandbox";
+} from "../../release/plan";
+import { stepEnv } from "../../release/sandbox";
+import {
+    HG_NULL,
+    HgRevision,
+    HgTagSite,
+    hgReleasedRevision,
+    hgStatusPaths,
+    hgTagProblem,
+    isTagCommit,
+    nearestRepository,
+    parseHgTags,
+    tagDecision,
+} from "../../release/vcs";
 
 const SHA_A = "a".repeat(64);
 const SHA_B = "b".repeat(64);
@@ -277,6 +289,80 @@ describe("the artifact folder", () => {
 
     test("only wheels the folder lacks are added; one already there is kept as it is", () => {
         expect(wheelsToAdd(["uv.whl", "packaging.whl", "six.whl"], ["packaging.whl"])).toEqual(["six.whl", "uv.whl"]);
+    });
+});
+
+describe("the version control of the sources", () => {
+    const [N1, N2, N3, N4] = ["1", "2", "3", "4"].map((digit) => digit.repeat(40));
+    const rev = (node: string, p1: string, files: string[], p2 = HG_NULL): HgRevision => ({ node, p1, p2, files });
+
+    test("the nearer repository is the one; both at one root is refused", () => {
+        expect(nearestRepository("/w/app", {})).toBeUndefined();
+        expect(nearestRepository("/w/app", { git: "/w" })).toBe("git");
+        expect(nearestRepository("/w/app", { hg: "/w" })).toBe("hg");
+        expect(nearestRepository("/w/app", { git: "/w", hg: "/w/app" })).toBe("hg");
+        expect(nearestRepository("/w/app", { git: "/w/app", hg: "/w" })).toBe("git");
+        expect(message(() => nearestRepository("/w/app", { git: "/w", hg: "/w" }))).toBe(
+            "/w/app is in a git and an hg repository at once (both at /w): release it from a checkout of one of them",
+        );
+    });
+
+    test("hg status --print0: the paths, with or without their status letters", () => {
+        expect(hgStatusPaths("M a.py\0? new file.py\0! gone.py\0R pkg/old.py\0")).toEqual([
+            "a.py",
+            "new file.py",
+            "gone.py",
+            "pkg/old.py",
+        ]);
+        expect(hgStatusPaths("a.py\0pkg/b.py\0", false)).toEqual(["a.py", "pkg/b.py"]);
+        expect(hgStatusPaths("")).toEqual([]);
+    });
+
+    test("a tag commit changes .hgtags alone, on one parent; the released revision is below the tag commits on top", () => {
+        expect(isTagCommit(rev(N2, N1, [".hgtags"]))).toBe(true);
+        expect(isTagCommit(rev(N2, N1, [".hgtags", "a.py"]))).toBe(false);
+        expect(isTagCommit(rev(N2, N1, ["app/.hgtags"]))).toBe(false);
+        expect(isTagCommit(rev(N2, N1, [".hgtags"], N3))).toBe(false); // a merge
+        expect(isTagCommit(rev(N1, HG_NULL, [".hgtags"]))).toBe(false); // the first commit: no parent to stand for it
+        expect(hgReleasedRevision([rev(N1, HG_NULL, ["a.py"])])).toBe(N1);
+        expect(
+            hgReleasedRevision([rev(N3, N2, [".hgtags"]), rev(N2, N1, [".hgtags"]), rev(N1, HG_NULL, ["a.py"])]),
+        ).toBe(N1);
+        expect(hgReleasedRevision([rev(N3, N2, [".hgtags"]), rev(N2, N1, ["a.py", ".hgtags"])])).toBe(N2);
+        // a chain cut short: the last revision read stands
+        expect(hgReleasedRevision([rev(N4, N3, [".hgtags"]), rev(N3, N2, [".hgtags"])])).toBe(N3);
+    });
+
+    test("hg tags: each tag's revision; tip is no tag", () => {
+        expect(parseHgTags(`tip\0${N3}\nv1.0\0${N1}\nrelease 2\0${N2}\n`)).toEqual(
+            new Map([
+                ["v1.0", N1],
+                ["release 2", N2],
+            ]),
+        );
+        expect(parseHgTags("")).toEqual(new Map());
+    });
+
+    test("a tag is made, found on the released revision, or names another revision: refused", () => {
+        expect(tagDecision("hg", "1.0", undefined, N1)).toBe("make");
+        expect(tagDecision("git", "1.0", N1, N1)).toBe("present");
+        expect(message(() => tagDecision("git", "1.0", N1, N2))).toBe(
+            `tag v1.0 already names commit ${N1}, not HEAD ${N2}: a re-cut needs a new version`,
+        );
+        expect(message(() => tagDecision("hg", "1.2rc1", N1, N2))).toBe(
+            `tag v1.2rc1 already names revision ${N1}, not the work tree's revision ${N2}: a re-cut needs a new version`,
+        );
+    });
+
+    test("hg tag needs the tags file as committed and the checked-out revision a branch head", () => {
+        const site: HgTagSite = { root: "/w", checkedOut: N2, revision: N1, atHead: true, tagsFileChanged: false };
+        expect(hgTagProblem("1.0", site)).toBeUndefined();
+        expect(hgTagProblem("1.0", { ...site, tagsFileChanged: true })).toBe(
+            "/w/.hgtags has uncommitted changes, and hg tag commits that file: commit or revert it first",
+        );
+        expect(hgTagProblem("1.0", { ...site, atHead: false })).toBe(
+            `hg tag would commit v1.0 on top of revision ${N2}, which is not the head of its branch (it would make a second head): release from the branch head, or tag the revision yourself (hg tag -f -r ${N1} v1.0) and release again`,
+        );
     });
 });
 

@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
 import { RawSyncConfig, parseSyncConfig } from "../../components/config";
+import { KNOWN_CONFIG_KEYS } from "../../components/configKeys";
 import { stackFileProblems } from "../../components/stackFile";
 
 const REPO = path.resolve(__dirname, "../..");
@@ -24,6 +25,8 @@ const project = yaml.load(fs.readFileSync(path.join(REPO, "Pulumi.yaml"), "utf8"
 const REQUIRED = ["version", "artifactDir", "servers", "sshPrivateKey"];
 /** Keys the program gives a default; the CLI must not stop on them (a default in Pulumi.yaml). */
 const OPTIONAL = ["rollout", "keepReleases", "ini", "iniSecrets", "releaseBucket", "commandTimeout"];
+/** Declared (with a default) for a change to come; the program accepts the key and reads nothing yet. */
+const DECLARED_ONLY = ["observe"];
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMeSdFT6pBKhojihioTe6wNELxftZs7rroVxI+5rN/j/";
 const REQUIRED_VALUES: RawSyncConfig = {
@@ -35,7 +38,7 @@ const REQUIRED_VALUES: RawSyncConfig = {
 describe("Pulumi.yaml", () => {
     test("declares exactly the stack config keys, each with a type and a description", () => {
         expect(project.name).toBe("sync");
-        expect(Object.keys(project.config).sort()).toEqual([...REQUIRED, ...OPTIONAL].sort());
+        expect(Object.keys(project.config).sort()).toEqual([...REQUIRED, ...OPTIONAL, ...DECLARED_ONLY].sort());
         for (const [key, declared] of Object.entries(project.config)) {
             expect([key, typeof declared.type, typeof declared.description]).toEqual([key, "string", "string"]);
         }
@@ -45,8 +48,12 @@ describe("Pulumi.yaml", () => {
         }
     });
 
+    test("the keys it declares are exactly the keys the program knows (any other sync: key is refused)", () => {
+        expect(Object.keys(project.config)).toEqual([...KNOWN_CONFIG_KEYS]);
+    });
+
     test("what the program treats as optional has a default; what it requires has none", () => {
-        for (const key of OPTIONAL) {
+        for (const key of [...OPTIONAL, ...DECLARED_ONLY]) {
             expect([key, project.config[key].default !== undefined]).toEqual([key, true]);
         }
         for (const key of REQUIRED) {

@@ -3,10 +3,10 @@
 // artifact folder already holds, and the commands to print at the end. Pure; release.ts does the
 // work and test/unit/releasePlan.test.ts checks every message.
 import * as path from "path";
-import { sdistFileName } from "../../components/artifacts";
-import { versionProblem } from "../../components/config";
-import { sha256sums } from "../../components/digest";
-import { hostLayoutValue } from "../../components/hostLayout";
+import { sdistFileName } from "../components/artifacts";
+import { versionProblem } from "../components/config";
+import { sha256sums } from "../components/digest";
+import { hostLayoutValue } from "../components/hostLayout";
 
 /** What the hosts import (install.sh's check, runtime.sh's loader): the sample app's WSGI module. */
 export const DEFAULT_WSGI_MODULE = "weave.server.wsgi";
@@ -19,7 +19,7 @@ export const PYTEST_PIN = "pytest==8.3.4";
  * bytes whoever builds them and whenever. 2024-01-01, as scripts/build-releases.sh always had.
  */
 export const SDIST_EPOCH = 1704067200;
-/** The release's git tag. */
+/** The release's tag, in git and hg alike. */
 export function tagName(version: string): string {
     return `v${version}`;
 }
@@ -40,7 +40,7 @@ export class ReleaseError extends Error {
 
 export const USAGE = `usage: npm run release -- <app source dir> <artifact dir> [options]
 
-  --allow-dirty           release a git work tree with uncommitted changes (it is then not tagged)
+  --allow-dirty           release a git or hg work tree with uncommitted changes (it is then not tagged)
   --test-command "WORDS"  the project's test command instead of "python -m pytest" (split on
                           spaces, no shell); also [tool.sync-release] test-command = [...]
   --wsgi-module MODULE    the WSGI module the hosts import (default ${DEFAULT_WSGI_MODULE});

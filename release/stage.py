@@ -2,7 +2,7 @@
 
 usage: python3.11 -I stage.py fetch-uv|inspect|test|build|wheelhouse|verify --result FILE [options]
 
-scripts/release/release.ts runs each step through rootfs-run.sh, inside the fleet's rootfs, as an
+release/release.ts runs each step through rootfs-run.sh, inside the fleet's rootfs, as an
 unprivileged user; `verify` without a network. Every step writes its outcome as one JSON object to
 --result (also on failure, with "error") and logs to stderr. Standard library only: the rootfs
 has nothing else. pip is Debian's own wheel (what the hosts run); uv is the pinned wheel from

@@ -1,22 +1,24 @@
 // `npm run release -- <app source dir> <artifact dir>`: the seed's release process in one command.
 // Test, build for the hosts, verify as a host will, tag, publish — in that order, so a failure
 // anywhere leaves the artifact folder and the tags as they were:
-//   1. the sources: a clean git work tree (or --allow-dirty), copied as HEAD has them;
+//   1. the sources: a clean git or hg work tree (or --allow-dirty), copied as the released
+//      revision has them (git's HEAD, hg's checked-out revision: source.ts);
 //   2. the project's own tests, in a fresh venv on the hosts' platform;
 //   3. the sdist, built by the project's backend and made reproducible; its version, normalized
 //      PEP 440 by the rule of sync:version, not already released with other bytes;
 //   4. the wheelhouse: runtime dependencies, [build-system] requirements, the pinned uv wheel;
 //   5. an offline install with pip and with uv into fresh venvs with no network, the hosts'
 //      import check and the installed version;
-//   6. `git tag v<version>`; the sdist, new wheels and SHA256SUMS into the artifact folder.
+//   6. the tag v<version> (`git tag`, or `hg tag`: a commit of .hgtags); the sdist, new wheels
+//      and SHA256SUMS into the artifact folder (a failure there takes the tag back).
 // Steps 2–5 run inside the fleet's Debian 12 rootfs (sandbox.ts), so compiled dependencies get
-// the hosts' wheels whatever the deployer runs. Needs root (mounts, chroot), git, and the package
+// the hosts' wheels whatever the deployer runs. Needs root (mounts, chroot), git or hg, and the package
 // index for steps 2–4. The upload stays `pulumi up`'s job.
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { sha256 } from "../../components/digest";
-import { hostLayoutValue } from "../../components/hostLayout";
+import { sha256 } from "../components/digest";
+import { hostLayoutValue } from "../components/hostLayout";
 import { FolderState, readFolder, publish } from "./folder";
 import {
     BuiltSdist,
@@ -37,7 +39,17 @@ import {
     wheelsToAdd,
 } from "./plan";
 import { SANDBOX_UID, logTail, runStep } from "./sandbox";
-import { SourceState, checkClean, checkTag, snapshot, sourceState, tag, untag, untaggedReason } from "./source";
+import {
+    MadeTag,
+    SourceState,
+    checkClean,
+    checkTag,
+    snapshot,
+    sourceState,
+    tag,
+    untag,
+    untaggedReason,
+} from "./source";
 
 export interface ReleaseOptions extends ReleaseArgs {
     /** Progress lines (default: stderr, prefixed `release: `). */
@@ -53,7 +65,7 @@ export interface ReleaseResult {
     /** False when the folder held these very bytes already (a re-run): nothing was written but missing wheels. */
     sdistWritten: boolean;
     wheelsAdded: string[];
-    /** `v<version>` when the sources are a clean git work tree (made now or found on HEAD). */
+    /** `v<version>` when the sources are a clean work tree (made now, or found on the released revision). */
     tag?: string;
     /** Why there is no tag. */
     untagged?: string;
@@ -121,9 +133,9 @@ function checkInputs(options: ReleaseOptions): Omit<Run, "work" | "log"> {
     checkClean(state, options.allowDirty);
     const dirty = state.dirty.length ? ` with ${state.dirty.length} uncommitted change(s) (--allow-dirty)` : "";
     progress(
-        state.git
-            ? `sources: ${source} at ${state.head?.slice(0, 12)}${dirty}`
-            : `sources: ${source} (not a git work tree)`,
+        state.vcs
+            ? `sources: ${source} at ${state.vcs} ${state.vcs === "git" ? "commit" : "revision"} ${state.revision?.slice(0, 12)}${state.checkedOut ? ` (checked out: its tag commit ${state.checkedOut.slice(0, 12)})` : ""}${dirty}`
+            : `sources: ${source} (not a git or hg work tree)`,
     );
     return { source: state, artifacts, before: readFolder(artifacts), progress };
 }
@@ -271,7 +283,7 @@ export function release(options: ReleaseOptions): ReleaseResult {
     const inputs = checkInputs(options);
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "sync-release-"));
     const run: Run = { ...inputs, work, log: path.join(work, "release.log") };
-    let made: string | undefined;
+    let made: MadeTag | undefined;
     try {
         fs.mkdirSync(path.join(work, "tools"));
         snapshot(run.source, path.join(work, "src"));
@@ -285,6 +297,14 @@ export function release(options: ReleaseOptions): ReleaseResult {
         verifyInstall(run, sdist.built, sdist.names, settings);
 
         made = tag(run.source, sdist.names.version);
+        if (made) {
+            const on = (run.source.revision as string).slice(0, 12);
+            run.progress(
+                made.commit
+                    ? `tagged ${made.name}: hg commit ${made.commit.slice(0, 12)} of .hgtags, naming revision ${on}`
+                    : `tagged ${made.name}: commit ${on}`,
+            );
+        }
         const published = publish(run.artifacts, {
             sdistName: sdist.names.sdistName,
             sdistPath: sdist.path,

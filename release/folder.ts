@@ -7,8 +7,8 @@ import { spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { sha256 } from "../../components/digest";
-import { hostLayoutValue } from "../../components/hostLayout";
+import { sha256 } from "../components/digest";
+import { hostLayoutValue } from "../components/hostLayout";
 import { FolderFile, ReleaseError, changedSinceSums, folderSums, publishDecision } from "./plan";
 
 const SUMS = "SHA256SUMS";

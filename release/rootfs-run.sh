@@ -3,7 +3,7 @@
 # local fleet boots (scripts/fleet-rootfs.sh builds it once into ~/.cache/sync-release), so a
 # release is built and checked with the hosts' CPython 3.11 and glibc whatever the deployer runs.
 #
-#   scripts/release/rootfs-run.sh [--offline] [--bind SRC:DEST[:ro]]... [--env NAME=VALUE]... \
+#   release/rootfs-run.sh [--offline] [--bind SRC:DEST[:ro]]... [--env NAME=VALUE]... \
 #       [--cwd DIR] -- CMD [ARG...]
 #
 # The rootfs is only ever the overlay's lower layer: nothing here writes to it. The command runs
@@ -135,7 +135,7 @@ main() {
     (($#)) || die "usage: $0 [--offline] [--bind SRC:DEST[:ro]]... [--env NAME=VALUE]... [--cwd DIR] -- CMD [ARG...]"
     [[ $EUID -eq 0 ]] || die "must run as root (mounts and chroot)"
     local rootfs scratch status=0
-    rootfs=$("$HERE/../fleet-rootfs.sh") || die "no rootfs (scripts/fleet-rootfs.sh failed)"
+    rootfs=$("$HERE/../scripts/fleet-rootfs.sh") || die "no rootfs (scripts/fleet-rootfs.sh failed)"
     [[ -x $rootfs/usr/bin/python3.11 ]] || die "$rootfs has no /usr/bin/python3.11"
     # The overlay's upper layer on /run, as the fleet's hosts have theirs: /tmp may itself be an
     # overlay (containers), which an upper layer can't be on.
