@@ -9,8 +9,7 @@ const NAMESPACE = "sync";
 const PLAIN_KEY = /^[A-Za-z0-9_:.[\]-]{1,100}$/;
 
 /**
- * Every key Pulumi.yaml declares, in its order (a unit test holds the two together). `observe` is
- * declared there and accepted here; the program does not read it yet.
+ * Every key Pulumi.yaml declares, in its order (a unit test holds the two together).
  */
 export const KNOWN_CONFIG_KEYS: readonly string[] = [
     "version",

@@ -36,8 +36,8 @@ export type StepInput =
     | { kind: "none" }
     /** The release bundle the program wrote, found by its sha256 in the deployer's bundle folder. */
     | { kind: "bundle"; sha256: string }
-    /** Bytes (the settings stream), carried base64 inside the step's secret stdin. */
-    | { kind: "bytes"; data: string };
+    /** Bytes (the settings stream, the observation script), carried base64 inside the step's secret stdin. */
+    | { kind: "bytes"; data: string | Buffer };
 
 /** The step's command: `bash -s 'sync-<step>' '<server>'`. Constant for a step of a server. */
 export function renderStepCommand(step: string, server: string): string {
@@ -57,7 +57,7 @@ function inputWord(input: StepInput): string {
             }
             return `bundle:${input.sha256}`;
         case "bytes":
-            return `base64:${Buffer.from(input.data, "utf8").toString("base64")}`;
+            return `base64:${(typeof input.data === "string" ? Buffer.from(input.data, "utf8") : input.data).toString("base64")}`;
     }
 }
 
@@ -65,7 +65,12 @@ function inputWord(input: StepInput): string {
  * The step's stdin: on-host.sh, the call with every value a quoted word, then the deploy key as a
  * quoted here-document — the key reaches no command line, environment or named file. Secret.
  */
-export function renderStepStdin(target: HostTarget, input: StepInput, remoteCommand: string, privateKey: string): string {
+export function renderStepStdin(
+    target: HostTarget,
+    input: StepInput,
+    remoteCommand: string,
+    privateKey: string,
+): string {
     const key = privateKey.endsWith("\n") ? privateKey : `${privateKey}\n`;
     if (key.split("\n").includes(KEY_END)) {
         throw new Error(`the deploy key contains the line ${KEY_END}`);

@@ -116,7 +116,9 @@ export function driftOf(observed: HostObservation, target: { version: string; sc
             drift.activate.push(`release ${current} is not sealed and recorded by root`);
         }
         if (serves !== current && current === deployed) {
-            drift.activate.push(serves === "none" ? "the app does not answer" : `serves ${serves}, expected ${current}`);
+            drift.activate.push(
+                serves === "none" ? "the app does not answer" : `serves ${serves}, expected ${current}`,
+            );
         }
     }
     if (observed.switching === "yes") {
@@ -215,7 +217,9 @@ export async function observeHost(
     read: HostReader = bashReader,
     now: () => Date = () => new Date(),
 ): Promise<ObservationResult> {
-    const at = now().toISOString().replace(/\.\d+Z$/, "Z");
+    const at = now()
+        .toISOString()
+        .replace(/\.\d+Z$/, "Z");
     const stdin = renderStepStdin(
         target,
         { kind: "bytes", data: renderObserveScript(target) },

@@ -131,12 +131,12 @@ export class SyncServer extends pulumi.ComponentResource {
             port: spec.port,
             hostKey,
         }));
-        this.hostShown = pulumi
-            .all([this.target, host.machine])
-            .apply(([target, machine]): Record<string, string> => ({
+        this.hostShown = pulumi.all([this.target, host.machine]).apply(
+            ([target, machine]): Record<string, string> => ({
                 host: describeHost(target),
                 ...(machine ? { machine: machine } : {}),
-            }));
+            }),
+        );
 
         this.stage = this.stageStep(name, host.stageAfter);
         this.settings = this.settingsStep(name);

@@ -94,13 +94,21 @@ on_host() {
     [[ $# -eq 6 ]] || on_host_die "on_host takes 6 arguments, got $#"
     local user=$1 host=$2 port=$3 host_key=$4 input=$5 remote=$6
     local dir scratch socket status=0 started error pattern algorithm
-    [[ $port =~ ^[0-9]{1,5}$ ]] || on_host_die "bad port '$port'"
+    [[ $port =~ ^[1-9][0-9]{0,4}$ && $port -le 65535 ]] || on_host_die "bad port '$port'"
     [[ $user =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || on_host_die "bad user '$user'"
     [[ $host =~ ^[A-Za-z0-9.:-]{1,253}$ ]] || on_host_die "bad host '$host'"
     [[ $SYNC_SSH_PERSIST =~ ^[0-9]{1,5}$ ]] || on_host_die "bad SYNC_SSH_PERSIST '$SYNC_SSH_PERSIST'"
     algorithm=${host_key%% *}
     [[ $algorithm =~ ^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521))$ ]] || on_host_die "bad host key type '$algorithm'"
     command -v ssh >/dev/null || on_host_die "this machine has no OpenSSH client (apt-get install openssh-client)"
+    # What the host command reads, found before any connection.
+    local source=/dev/null
+    case $input in
+        none) ;;
+        bundle:*) source=$(bundle_file "${input#bundle:}") ;;
+        base64:*) source=- ;;
+        *) on_host_die "bad input '${input%%:*}'" ;;
+    esac
 
     dir=$(ram_dir)
     # The key and the pinned known_hosts: opened, unlinked at once, then written through the
@@ -142,22 +150,18 @@ on_host() {
     # its stdout the step's output.
     started=$SECONDS
     status=0
-    case $input in
-        none)
-            run_session "${options[@]}" -- "$user@$host" "$remote" </dev/null || status=$?
-            ;;
-        bundle:*)
-            run_session "${options[@]}" -- "$user@$host" "$remote" <"$(bundle_file "${input#bundle:}")" || status=$?
-            ;;
-        base64:*)
-            printf '%s' "${input#base64:}" | base64 -d | run_session "${options[@]}" -- "$user@$host" "$remote" ||
-                status=$?
-            ;;
-        *) on_host_die "bad input '${input%%:*}'" ;;
-    esac
+    if [[ $source == - ]]; then
+        printf '%s' "${input#base64:}" | base64 -d | run_session "${options[@]}" -- "$user@$host" "$remote" || status=$?
+    else
+        run_session "${options[@]}" -- "$user@$host" "$remote" <"$source" || status=$?
+    fi
     [[ $status -ne 0 ]] || return 0
-    # 255 is ssh's own failure (the remote scripts never exit with it): the connection, not the step.
+    # 255: no exit status came back (the host scripts never exit with it). With the master still
+    # up, the host's command itself was killed; without it, the connection was lost.
     if [[ $status -eq 255 ]]; then
+        if ssh "${options[@]}" -O check -- "$user@$host" 2>/dev/null; then
+            on_host_die "the step on $host:$port ended without an exit status after $((SECONDS - started))s (killed on the host?)"
+        fi
         on_host_die "the connection to $host:$port was lost after $((SECONDS - started))s (no answer to keepalives for $((SYNC_ALIVE_INTERVAL * SYNC_ALIVE_COUNT))s: frozen, overloaded or cut off?)"
     fi
     # The remote script printed its own `[sync <host> <step>] ERROR: …` last.

@@ -11,7 +11,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { Host, bootstrap, buildReleases, hosts, load, oldDeploy, release } from "../../test/fleet/hostHarness";
-import { bundleRemotePath, hostLayoutValue } from "../../components/hostLayout";
+import { hostLayoutValue } from "../../components/hostLayout";
 import { parseEvents, secondsBetween, stepSeconds } from "../lib/timeline";
 
 const UPGRADES = ["1.1.5", "1.9", "1.10", "1.11", "2.0"];
@@ -39,16 +39,13 @@ async function ours(
 ): Promise<{ seconds: number; steps: Record<string, number> }> {
     const r = release(dir, version);
     const before = (await host.events()).length;
-    const [, uploadSeconds] = await timed(() => host.uploadRelease(r));
+    // the bundle travels on the stage's own session: the upload is inside the stage
     const [result, installSeconds] = await timed(() => host.deploy(r, 10));
     if (result.code !== 0) {
         throw new Error(`${host.name}: install ${version} failed: ${result.stderr}`);
     }
-    const steps = {
-        upload: uploadSeconds,
-        ...stepSeconds(parseEvents((await host.events()).slice(before).join("\n"))),
-    };
-    return { seconds: uploadSeconds + installSeconds, steps };
+    const steps = stepSeconds(parseEvents((await host.events()).slice(before).join("\n")));
+    return { seconds: installSeconds, steps };
 }
 
 /**
@@ -59,7 +56,6 @@ async function ours(
 async function buildTools(host: Host, dir: string, version: string, runs: number): Promise<Record<string, unknown>> {
     const r = release(dir, version);
     const before = (await host.events()).length;
-    await host.uploadRelease(r);
     const staged = await host.stage(r);
     if (staged.code !== 0) {
         throw new Error(`${host.name}: stage ${version} failed: ${staged.stderr}`);
@@ -69,9 +65,9 @@ async function buildTools(host: Host, dir: string, version: string, runs: number
     const work = `/var/tmp/sync-bench-${version}`;
     const sdist = `${work}/${hostLayoutValue("SYNC_RELEASE_PREFIX")}${version}${hostLayoutValue("SYNC_SDIST_SUFFIX")}`;
     const uv = `${hostLayoutValue("SYNC_TOOLS")}/uv-${hostLayoutValue("SYNC_UV_VERSION")}/uv`;
-    const upload = `$HOME/${bundleRemotePath(version)}`;
+    await host.sh(`rm -rf ${work} && mkdir -p ${work} && cat >${work}/bundle.tar`, fs.readFileSync(r.bundlePath));
     const out = await host.sh(
-        `rm -rf ${work} && mkdir -p ${work} && tar -xf "${upload}" -C ${work} && bash -s '${sdist}' '${work}/wheelhouse' '${uv}' '${runs}'; rm -rf ${work}`,
+        `tar -xf ${work}/bundle.tar -C ${work} && bash -s '${sdist}' '${work}/wheelhouse' '${uv}' '${runs}'; rm -rf ${work}`,
         script,
     );
     const times = JSON.parse(out.trim().split("\n").pop() as string) as { uv: number[]; pip: number[] };

@@ -1,5 +1,5 @@
 // The stack connecting as a non-root user (sync-3): every step through `sudo -n`, the bundle
-// uploaded over SFTP as that user into its own home (where SFTP starts), the release root's.
+// streamed on the stage's session straight to root (nothing lands in the user's home), the release root's.
 import { bootstrap, buildReleases, Host, hosts, INI_1, release } from "./hostHarness";
 
 let dir: string;
@@ -18,17 +18,18 @@ afterAll(async () => {
     await bootstrap(root, dir, "1.1.4");
 });
 
-test("upload, stage, ini and activate as `deploy`: sudo -n for the steps, SFTP as deploy for the bundle", async () => {
+test("stage, ini and activate as `deploy`: sudo -n for the steps, the bundle on the stage's session", async () => {
     const r = release(dir, "1.11");
-    await deploy.uploadRelease(r);
-    // the upload folder is created by SFTP, in deploy's home and as deploy: nothing of root's is needed
-    expect(deploy.uploadsDir()).toBe("/home/deploy/.sync-release");
-    expect(await root.stat(deploy.uploadsDir(), "%U:%G")).toBe("deploy:deploy");
-    expect(await root.stat(`${deploy.uploadsDir()}/WeaveServer-1.11.release.tar`, "%U")).toBe("deploy");
+    // an upload an earlier version of the stack left in deploy's home goes (as deploy), with its folder
+    await root.sh(
+        "install -d -o deploy -g deploy /home/deploy/.sync-release && " +
+            "install -o deploy -g deploy /dev/null /home/deploy/.sync-release/WeaveServer-1.1.4.release.tar",
+    );
     const stage = await deploy.stage(r);
     expect(stage.stderr).toContain("[sync sync-3 staged] 1.11");
     expect(stage.code).toBe(0);
     expect(stage.stdout).toBe("staged 1.11\n");
+    expect(await root.exists("/home/deploy/.sync-release")).toBe(false);
     expect((await deploy.ini(INI_1)).code).toBe(0);
     const res = await deploy.activate(r);
     expect(res.stderr).toContain("[sync sync-3 finished] 1.11");

@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ReleaseArtifact } from "../../components/artifacts";
-import { bundleRemotePath, hostLayoutValue } from "../../components/hostLayout";
+import { hostLayoutValue } from "../../components/hostLayout";
 import { shellQuote } from "../../components/shellQuote";
 import { bootstrap, brokenRelease, buildReleases, Host, hosts, release, REPO, run } from "./hostHarness";
 import { error, expectRefused, expectServing, killedAt, lastLine, staged } from "./steps";
@@ -36,11 +36,11 @@ function sha256(data: Buffer): string {
     return crypto.createHash("sha256").update(data).digest("hex");
 }
 
-/** A release whose bundle is the given bytes (written to a local file, uploaded like any other). */
-function withBundle(r: ReleaseArtifact, bytes: Buffer, bundleSha256 = sha256(bytes)): ReleaseArtifact {
+/** A release whose bundle is the given bytes (in a bundle folder of its own, streamed like any other). */
+function withBundle(r: ReleaseArtifact, bytes: Buffer): ReleaseArtifact {
     const file = path.join(scratch, `${sha256(bytes)}.tar`);
     fs.writeFileSync(file, bytes);
-    return { ...r, bundlePath: file, bundleSha256 };
+    return { ...r, bundlePath: file, bundleSha256: sha256(bytes), bundleBytes: bytes.length };
 }
 
 /**
@@ -77,32 +77,27 @@ with tarfile.open(out, "w", format=tarfile.USTAR_FORMAT) as t:
     return withBundle(release(dir, "1.9"), fs.readFileSync(file));
 }
 
-/** Where the stage finds 1.9's upload: bundleRemotePath, in the connection user's home. */
-function bundle19(): string {
-    return `${h.uploadsDir()}/${path.posix.basename(bundleRemotePath("1.9"))}`;
-}
 const NOT_REGULAR = "holds something other than regular files (links, devices, directories); host unchanged";
 
 describe("sync-2: refused before the switch, host unchanged", () => {
-    // Each row: the release to stage (uploaded as the stack would, then tampered with if the
-    // fault needs it), and the exact last line of the refusal.
-    test.each<[string, () => Promise<[ReleaseArtifact, string]>]>([
+    // Each row: the release to stage (its bundle streamed as the stack streams it, other bytes
+    // in its place if the fault needs it), and the exact last line of the refusal.
+    test.each<[string, () => Promise<[ReleaseArtifact, string, Buffer?]>]>([
         [
             "case 1: a bundle corrupted in transit: its sha256 does not match",
             async () => {
                 const r = release(dir, "1.9");
-                await h.uploadRelease(r);
-                // flip one byte of the uploaded bundle (padding after SHA256SUMS: tar reads on)
-                await h.sh(`printf 'X' | dd of=${bundle19()} bs=1 seek=2000 conv=notrunc status=none`);
-                const actual = (await h.sh(`sha256sum ${bundle19()}`)).split(" ")[0];
-                expect(actual).not.toBe(r.bundleSha256);
+                // one byte flipped on the way (padding after SHA256SUMS: tar would read on)
+                const sent = Buffer.from(fs.readFileSync(r.bundlePath));
+                sent[2000] ^= 0xff;
                 return [
                     r,
                     error(
                         h,
                         "verify",
-                        `sha256 of ${bundle19()} is ${actual}, expected ${r.bundleSha256}; host unchanged`,
+                        `sha256 of the release bundle is ${sha256(sent)}, expected ${r.bundleSha256} (cut short?); host unchanged`,
                     ),
+                    sent,
                 ];
             },
         ],
@@ -111,15 +106,13 @@ describe("sync-2: refused before the switch, host unchanged", () => {
             async () => {
                 const whole = fs.readFileSync(release(dir, "1.9").bundlePath);
                 const r = withBundle(release(dir, "1.9"), whole.subarray(0, Math.floor(whole.length / 2) + 100));
-                await h.uploadRelease(r);
-                return [r, error(h, "verify", `${bundle19()} is not a readable tar; host unchanged`)];
+                return [r, error(h, "verify", "the release bundle is not a readable tar; host unchanged")];
             },
         ],
         [
             "case 1: a truncated sdist inside a sound bundle: the gzip/tar check refuses it",
             async () => {
                 const r = brokenRelease(dir, "3.3");
-                await h.uploadRelease(r);
                 return [r, error(h, "verify", "WeaveServer-3.3.tar.gz is not a readable tar.gz; host unchanged")];
             },
         ],
@@ -127,14 +120,13 @@ describe("sync-2: refused before the switch, host unchanged", () => {
             "the sdist in the bundle is not the one the stack names",
             async () => {
                 const r = { ...release(dir, "1.9"), sha256: release(dir, "1.10").sha256 };
-                await h.uploadRelease(r);
                 const actual = release(dir, "1.9").sha256;
                 return [
                     r,
                     error(
                         h,
                         "verify",
-                        `the sdist in ${bundle19()} has sha256 ${actual}, expected ${r.sha256}; host unchanged`,
+                        `the sdist in the release bundle has sha256 ${actual}, expected ${r.sha256}; host unchanged`,
                     ),
                 ];
             },
@@ -150,8 +142,7 @@ describe("sync-2: refused before the switch, host unchanged", () => {
             `a bundle with a hostile member (${kind}) is refused before anything is unpacked`,
             async () => {
                 const r = await hostileBundle(kind);
-                await h.uploadRelease(r);
-                return [r, error(h, "verify", `${bundle19()} ${why}`)];
+                return [r, error(h, "verify", `the release bundle ${why}`)];
             },
         ]),
         [
@@ -173,7 +164,6 @@ describe("sync-2: refused before the switch, host unchanged", () => {
             "dependency missing from the wheelhouse (3.4): uv fails offline",
             async () => {
                 const r = brokenRelease(dir, "3.4");
-                await h.uploadRelease(r);
                 return [
                     r,
                     error(
@@ -188,18 +178,16 @@ describe("sync-2: refused before the switch, host unchanged", () => {
             "import error (3.0): refused before the switch",
             async () => {
                 const r = brokenRelease(dir, "3.0");
-                await h.uploadRelease(r);
                 return [r, error(h, "pip", "3.0 fails to import weave.server.wsgi; host unchanged")];
             },
         ],
     ])("%s", async (_label, prepare) => {
-        const [r, expected] = await prepare();
-        await expectRefused(h, () => h.stage(r), expected);
+        const [r, expected, sent] = await prepare();
+        await expectRefused(h, () => h.stage(r, "", { bundle: sent }), expected);
     });
 
     test("item 14: a full disk while unpacking uv: clear error, nothing marked complete", async () => {
         const r = release(dir, "2.0");
-        await h.uploadRelease(r);
         const before = await h.state();
         // a 1 MB filesystem over the tools directory (hides the uv unpacked earlier)
         const mount = await h.exec(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs", "/var/sync/tools"]);
@@ -265,14 +253,21 @@ describe("sync-2: refused before the switch, host unchanged", () => {
             const res2 = await new Host(h.server, h.fleet, empty).ssh("touch /tmp/wrongkey-ran");
             expect(res2.code).toBe(255);
             expect(lastLine(res2)).toBe("Host key verification failed.");
-            await expect(bad.upload(path.join(tmp, "k.pub"), "/tmp/wrongkey-upload")).rejects.toThrow(
-                `${h.name}: sftp upload of ${path.join(tmp, "k.pub")} to /tmp/wrongkey-upload failed (255)`,
+            // the stack's own steps pin the key they are given: a wrong one is refused the same way
+            const wrongPin = new Host(h.server, h.fleet, kh, pub);
+            const step = await wrongPin.activate(release(dir, "1.1.4"));
+            expect(step.code).toBe(1);
+            expect(lastLine(step)).toBe(
+                error(
+                    h,
+                    "activate",
+                    `ssh to ${h.server.host}:22 failed: Host key verification failed. (after 0s); later batches are not started`,
+                ),
             );
             expect(await h.exists("/tmp/wrongkey-ran")).toBe(false);
-            expect(await h.exists("/tmp/wrongkey-upload")).toBe(false);
-            // only our own three later connections (exists, exists, grep) were accepted
+            // only our own two later connections (exists, grep) were accepted
             const after = (await h.sh("grep -c Accepted /var/log/sshd.log || true")).trim();
-            expect(Number(after)).toBe(Number(before) + 3);
+            expect(Number(after)).toBe(Number(before) + 2);
         } finally {
             fs.rmSync(tmp, { recursive: true, force: true });
         }
@@ -371,7 +366,6 @@ describe("item 5: switched back after a failed health check, saying what failed,
 describe("kill mid-stage", () => {
     test("killed during pip: current unchanged, no record; the next stage converges", async () => {
         const r = release(dir, "1.9");
-        await h.uploadRelease(r);
         await killedAt(h, () => h.stage(r), "pip 1.9");
         expect(await h.readlink("/var/sync/current")).toBe("releases/1.1.4");
         expect(await h.record("1.9")).toBe("");
@@ -474,7 +468,6 @@ describe("sync-3: case 14, the Python mod_wsgi was built for is missing or broke
         ],
     ])("%s: preflight fails before any build or switch", async (_label, replace, message) => {
         const r = release(dir, "2.0");
-        await h3.uploadRelease(r);
         const mv = await h3.exec(["mv", "/usr/bin/python3.11", "/root/python3.11"]);
         expect(mv.code).toBe(0);
         try {

@@ -1,10 +1,11 @@
-// Fleet tier helpers: real SSH to the local fleet (pinned host keys), the exact command lines the
-// stack renders (stage, ini, activate), uploads as the connection user, and reads of state on the
-// hosts themselves.
+// Fleet tier helpers: real SSH to the local fleet (pinned host keys), the host steps exactly as the
+// stack runs them (stage, ini, activate: components/local/on-host.sh with the stdin the stack
+// renders, the deployer's OpenSSH), and reads of state on the hosts themselves.
 // Only the fleet hosts (198.18.K.x for fleet id K = 0..15, from <fleet state>/config.json) are ever
 // contacted.
 import { execFile, spawn, ChildProcess } from "child_process";
 import * as crypto from "crypto";
+import * as fs from "fs";
 import * as http from "http";
 import * as os from "os";
 import * as path from "path";
@@ -16,15 +17,15 @@ import {
     fleetStateDir,
     loadFleet as loadLocalFleet,
 } from "../../scripts/lib/localStack";
-import { bundleRemotePath, hostLayoutValue } from "../../components/hostLayout";
+import { HostTarget, StepInput, renderStepCommand, renderStepStdin } from "../../components/hostStep";
 import {
     renderActivateCommand,
     renderIniCommand,
     renderStageCommand,
     WSGI_DAEMONS,
     RemoteCommandOptions,
-    shellQuote,
 } from "../../components/remoteCommand";
+import { shellQuote } from "../../components/shellQuote";
 import { renderIniStdin } from "../../components/syncIni";
 
 // Also imported by the benchmarks, outside jest.
@@ -136,6 +137,8 @@ export class Host {
         readonly server: FleetServer,
         readonly fleet: FleetConfig,
         readonly knownHosts: string = fleet.knownHostsPath,
+        /** The host key the steps pin (the fleet's, unless a test pins another). */
+        readonly pinnedKey: string = server.hostKey,
     ) {}
 
     get name(): string {
@@ -151,7 +154,7 @@ export class Host {
         return { user: this.server.user, timeoutSeconds };
     }
 
-    /** One remote command line (as ssh sends it), with stdin. */
+    /** One remote command line (as ssh sends it), with stdin: for reading and arranging, not for steps. */
     ssh(command: string, options: { stdin?: string | Buffer; timeoutMs?: number } = {}): Promise<RunResult> {
         return run("ssh", [...this.sshArgs(), command], options);
     }
@@ -172,40 +175,29 @@ export class Host {
         return child;
     }
 
-    /**
-     * Upload one file as the connection user over SFTP, as CopyToRemote does: parent directories
-     * created, the file written at remotePath. The one uploader of the fleet tier.
-     */
-    async upload(localFile: string, remotePath: string): Promise<void> {
-        const quote = (p: string): string => {
-            if (/["\\\n]/.test(p)) {
-                throw new Error(`sftp: cannot quote ${JSON.stringify(p)}`);
-            }
-            return `"${p}"`;
+    /** Where the stack's steps connect for this host. */
+    target(): HostTarget {
+        return {
+            server: this.name,
+            user: this.server.user,
+            host: this.server.host,
+            port: this.server.port,
+            hostKey: this.pinnedKey,
         };
-        const dirs: string[] = [];
-        for (let d = path.posix.dirname(remotePath); d !== "/" && d !== "."; d = path.posix.dirname(d)) {
-            dirs.unshift(d);
-        }
-        // `-`: a directory that exists already is not an error.
-        const batch = [...dirs.map((d) => `-mkdir ${quote(d)}`), `put ${quote(localFile)} ${quote(remotePath)}`];
-        const r = await run("sftp", ["-b", "-", ...this.sshArgs()], { stdin: `${batch.join("\n")}\n` });
-        if (r.code !== 0) {
-            throw new Error(
-                `${this.name}: sftp upload of ${localFile} to ${remotePath} failed (${r.code}): ${r.stderr}`,
-            );
-        }
     }
 
-    /** The connection user's upload folder: bundleRemotePath is relative to its home. */
-    uploadsDir(): string {
-        const home = this.server.user === "root" ? "/root" : `/home/${this.server.user}`;
-        return `${home}/${hostLayoutValue("SYNC_UPLOADS")}`;
-    }
-
-    /** What the -bundle step uploads: the release's bundle, to bundleRemotePath(version). */
-    async uploadRelease(r: ReleaseArtifact): Promise<void> {
-        await this.upload(r.bundlePath, bundleRemotePath(r.version));
+    /**
+     * A host step as the stack runs it: `bash -s sync-<step> <server>` on this machine, its stdin
+     * rendered as the stack renders it (on-host.sh, the call, the fleet's deploy key). `bundleDir`
+     * is where on-host.sh looks for bundles (default: where the program writes them).
+     */
+    step(step: string, input: StepInput, remoteCommand: string, bundleDir?: string): Promise<RunResult> {
+        const key = fs.readFileSync(this.fleet.sshPrivateKeyPath, "utf8");
+        const env = bundleDir ? { ...process.env, SYNC_RELEASE_BUNDLE_DIR: bundleDir } : process.env;
+        return run("bash", ["-c", renderStepCommand(step, this.name)], {
+            stdin: renderStepStdin(this.target(), input, remoteCommand, key),
+            env,
+        });
     }
 
     /** The stack's stage command line. */
@@ -213,9 +205,27 @@ export class Host {
         return renderStageCommand(r, this.server.user, this.options(timeoutSeconds));
     }
 
-    /** The stack's stage step (the bundle uploaded before); `prefix` is prepended (e.g. `SYNC_LOCK_WAIT=2`). */
-    stage(r: ReleaseArtifact, prefix = ""): Promise<RunResult> {
-        return this.ssh(withPrefix(prefix, this.stageCommand(r)));
+    /**
+     * The stack's stage step, the bundle streamed on its session; `prefix` is prepended to the host
+     * command (e.g. `SYNC_LOCK_WAIT=2`). `bundle`: other bytes streamed in its place (a damaged
+     * bundle), with the release's size and sha256 still declared.
+     */
+    stage(r: ReleaseArtifact, prefix = "", { bundle }: { bundle?: Buffer } = {}): Promise<RunResult> {
+        // The bundle folder on-host.sh looks in: where the release's bundle is (named by its
+        // sha256, as the program writes it), or a temp one holding the bytes sent in its place.
+        let bundleDir = path.dirname(r.bundlePath);
+        let scratch: string | undefined;
+        if (bundle || path.basename(r.bundlePath) !== `${r.bundleSha256}.tar`) {
+            scratch = bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), "sync-fleet-bundle-"));
+            fs.writeFileSync(path.join(bundleDir, `${r.bundleSha256}.tar`), bundle ?? fs.readFileSync(r.bundlePath));
+        }
+        const done = this.step(
+            "stage",
+            { kind: "bundle", sha256: r.bundleSha256 },
+            withPrefix(prefix, this.stageCommand(r)),
+            bundleDir,
+        );
+        return scratch ? done.finally(() => fs.rmSync(scratch as string, { recursive: true, force: true })) : done;
     }
 
     /** The stack's ini command line. */
@@ -228,9 +238,9 @@ export class Host {
         return this.iniStream(renderIniStdin(content), prefix);
     }
 
-    /** The ini command with exactly `stdin` (a stream cut short, a wrong end line). */
+    /** The ini step with exactly `stdin` (a stream cut short, a wrong end line). */
     iniStream(stdin: string | Buffer, prefix = ""): Promise<RunResult> {
-        return this.ssh(withPrefix(prefix, this.iniCommand()), { stdin });
+        return this.step("ini", { kind: "bytes", data: stdin }, withPrefix(prefix, this.iniCommand()));
     }
 
     /**
@@ -257,15 +267,22 @@ export class Host {
     activate(
         r: ReleaseArtifact,
         keep = 5,
-        { prefix = "", processes }: { prefix?: string; processes?: number } = {},
+        {
+            prefix = "",
+            processes,
+            timeoutSeconds,
+        }: { prefix?: string; processes?: number; timeoutSeconds?: number } = {},
     ): Promise<RunResult> {
-        return this.ssh(withPrefix(prefix, this.activateCommand(r, keep, { processes })));
+        return this.step(
+            "activate",
+            { kind: "none" },
+            withPrefix(prefix, this.activateCommand(r, keep, { processes, timeoutSeconds })),
+        );
     }
 
     /**
-     * A release's two host steps as one rollout runs them (the bundle uploaded before): stage, then
-     * activate. For the benchmarks: the stage's result when it failed, else the activate's with
-     * both stderrs.
+     * A release's two host steps as one rollout runs them: stage, then activate. For the
+     * benchmarks: the stage's result when it failed, else the activate's with both stderrs.
      */
     async deploy(r: ReleaseArtifact, keep = 5): Promise<RunResult> {
         const staged = await this.stage(r);
@@ -338,7 +355,7 @@ export class Host {
             [
                 "cd /var/sync",
                 "echo current=$(readlink current) previous=$(readlink previous)",
-                `ls -A / /var /var/sync /var/sync/dist /var/sync/releases /var/sync/.built /var/sync/tools ${this.uploadsDir()}`,
+                "ls -A / /var /var/sync /var/sync/dist /var/sync/releases /var/sync/.built /var/sync/tools",
                 "grep -H . .built/* || true",
                 "ls -id releases/*",
                 "pgrep -u sync -f '^\\(wsgi:sync\\)' | sort",
@@ -454,12 +471,11 @@ export function hosts(): Host[] {
 export const INI_1 = "[sync]\ndatabase_url = sqlite:////var/sync/db.sqlite\nsecret_key = fleet-secret-1\n";
 
 /**
- * Put a host in a known serving state, as a rollout does: upload, stage, ini, activate of
- * `version` (idempotent).
+ * Put a host in a known serving state, as a rollout does: stage, ini, activate of `version`
+ * (idempotent).
  */
 export async function bootstrap(host: Host, dir: string, version: string): Promise<void> {
     const r = release(dir, version);
-    await host.uploadRelease(r);
     const steps: [string, () => Promise<RunResult>][] = [
         ["stage", () => host.stage(r)],
         ["ini", () => host.ini(INI_1)],

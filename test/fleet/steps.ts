@@ -51,14 +51,25 @@ export async function killedAt(host: Host, step: () => Promise<RunResult>, fragm
     const killer = await host.killDeployAt(fragment);
     const killed = await step();
     expect(await killer.result).toBe("killed");
-    // ssh's own status for a remote command killed by a signal; nothing printed on stdout
-    expect(killed.code).toBe(255);
+    expectKilled(host, killed);
     expect(killed.stdout).toBe("");
 }
 
-/** Upload and stage `r`, which must succeed. */
+/**
+ * A step whose host command was killed on the host: no exit status came back (ssh's 255) while the
+ * connection stayed up, and on-host.sh says so in the last line.
+ */
+export function expectKilled(host: Host, killed: RunResult): void {
+    expect(killed.code).toBe(1);
+    expect(lastLine(killed)).toMatch(
+        new RegExp(
+            `^\\[sync ${host.name} [a-z]+\\] ERROR: the step on ${host.server.host.replace(/\./g, "\\.")}:22 ended without an exit status after [0-9]+s \\(killed on the host\\?\\)`,
+        ),
+    );
+}
+
+/** Stage `r`, which must succeed. */
 export async function staged(host: Host, r: ReleaseArtifact): Promise<void> {
-    await host.uploadRelease(r);
     const res = await host.stage(r);
     expect(res.stderr).not.toContain("ERROR");
     expect(res.code).toBe(0);

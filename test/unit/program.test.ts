@@ -202,7 +202,12 @@ describe("the prod stack under mocks", () => {
             );
             const activate = unwrap(named(run, `sync-${server}-activate`).inputs.stdin) as string;
             expect(activate).toBe(
-                renderStepStdin(target, { kind: "none" }, renderActivateCommand(release, 5, options), DEPLOY_KEY.privateKey),
+                renderStepStdin(
+                    target,
+                    { kind: "none" },
+                    renderActivateCommand(release, 5, options),
+                    DEPLOY_KEY.privateKey,
+                ),
             );
             const ini = unwrap(named(run, `sync-${server}-ini`).inputs.stdin) as string;
             expect(ini).toContain(` ${shellQuote(renderIniCommand(options))} <<'SYNC_ON_HOST_KEY'\n`);
@@ -232,7 +237,9 @@ describe("the prod stack under mocks", () => {
 
     test("non-root users go through sudo -n, under a timeout", () => {
         const stdin = unwrap(named(run, "sync-sync1-activate").inputs.stdin) as string;
-        expect(stdin).toMatch(/'sudo -n timeout --kill-after=10 600 bash \/var\/sync\/scripts\/[0-9a-f]{16}\/activate\.sh /);
+        expect(stdin).toMatch(
+            /'sudo -n timeout --kill-after=10 600 bash \/var\/sync\/scripts\/[0-9a-f]{16}\/activate\.sh /,
+        );
     });
 
     test("without observation no step carries a drift note, and each keeps the note the state has", () => {
