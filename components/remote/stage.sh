@@ -91,9 +91,12 @@ clear_unfinished() {
     discard_tree "$release"
 }
 
-# Earlier versions of this stack uploaded bundles to the deploy user's ~/.sync-release (and root
-# kept an incoming/ folder): swept, the deploy user's as that user (root never walks its home).
-prune_legacy_uploads() {
+# Bundles the stage's entry received for a run that was killed before it removed them (an hour
+# old: no stage still reads them); earlier versions of this stack uploaded bundles to the deploy
+# user's ~/.sync-release (and root kept an incoming/ folder): swept, the deploy user's as that
+# user (root never walks its home).
+sweep_received() {
+    find "$SYNC_DIST" -maxdepth 1 -type f -name '.incoming.*' -mmin +60 -delete
     local home
     home=$(getent passwd "$deploy_user" | cut -d: -f6)
     if [[ -n $home && -d $home/$SYNC_UPLOADS ]]; then
@@ -219,7 +222,7 @@ main() {
         rm -rf "$work"
         work=""
     fi
-    prune_legacy_uploads
+    sweep_received
     step staged "$version"
 }
 

@@ -334,7 +334,10 @@ function lastLine(text: string): string {
 
 /** What received bundles left: root's scratch under /var/sync/dist, an upload folder in the connection user's home. */
 async function leftovers(): Promise<string[]> {
-    return (await h.sh("ls -1A /var/sync/dist ~/.sync-release 2>/dev/null || true")).split("\n").filter(Boolean).sort();
+    return (await h.sh("find /var/sync/dist ~/.sync-release -mindepth 1 2>/dev/null || true"))
+        .split("\n")
+        .filter(Boolean)
+        .sort();
 }
 
 /** The releases root has a record of. */
