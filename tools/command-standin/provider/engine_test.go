@@ -1,7 +1,8 @@
-package local
+package provider
 
-// command:local:Command over the gRPC surface the engine uses (Check, Diff, Create, Update),
-// so defaults, diffs and preview come from pulumi-go-provider's infer, as in v1.2.1.
+// The plugin over the gRPC surface the engine uses (CheckConfig, Configure, Check, Diff,
+// Create, Update, Delete, Cancel): defaults, diffs, previews, secrets, timeouts and errors come
+// from pulumi-go-provider v1.3.0's infer and middleware, as in v1.2.1, around local.Command.
 
 import (
 	"context"
@@ -11,13 +12,10 @@ import (
 	"testing"
 
 	p "github.com/pulumi/pulumi-go-provider"
-	"github.com/pulumi/pulumi-go-provider/infer"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	rpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/protobuf/types/known/structpb"
-
-	"sync-release/tools/command-standin/remote"
 )
 
 const localURN = "urn:pulumi:test::test::command:local:Command::probe"
@@ -42,21 +40,23 @@ func fromRPC(t *testing.T, s *structpb.Struct) resource.PropertyMap {
 	return m
 }
 
+// newRPC is the plugin's server as main.go serves it, configured as the engine configures the
+// stack's `new command.Provider("sync", {})`: no inputs but the version the SDK adds.
 func newRPC(t *testing.T) rpc.ResourceProviderServer {
 	t.Helper()
-	prov, err := remote.NewProvider(infer.Resource(&Command{}))
+	srv, err := p.RawServer(Name, Version, New())(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := p.RawServer("command", "1.2.1", prov)(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := srv.Configure(context.Background(), &rpc.ConfigureRequest{AcceptSecrets: true, AcceptResources: true}); err != nil {
+	if _, err := srv.Configure(context.Background(), &rpc.ConfigureRequest{
+		Args: toRPC(t, resource.PropertyMap{"version": resource.NewStringProperty(Version)}), AcceptSecrets: true, AcceptResources: true,
+	}); err != nil {
 		t.Fatal(err)
 	}
 	return srv
 }
+
+func str(v string) resource.PropertyValue { return resource.NewStringProperty(v) }
 
 func TestLocalCommandThroughTheEngineSurface(t *testing.T) {
 	srv := newRPC(t)
@@ -131,3 +131,4 @@ func TestLocalCommandThroughTheEngineSurface(t *testing.T) {
 		t.Fatalf("runs: %q", got)
 	}
 }
+

@@ -1,72 +1,19 @@
 package local
 
-// command:local:Command as v1.2.1 provider/pkg/provider/local/ runs it.
+// command:local:Command's process as v1.2.1 provider/pkg/provider/local/commandOutputs.go runs it.
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pulumi/pulumi-go-provider/infer"
-
-	"sync-release/tools/command-standin/common"
 )
-
-func ptr[T any](v T) *T { return &v }
-
-type ri = common.ResourceInputs
-
-// logCapture records every slog message the provider emits (the go-provider logger falls
-// back to slog when no engine is attached).
-type logCapture struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (l *logCapture) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logCapture) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.msgs = append(l.msgs, r.Message)
-	return nil
-}
-func (l *logCapture) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *logCapture) WithGroup(string) slog.Handler      { return l }
-func (l *logCapture) has(msg string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, m := range l.msgs {
-		if m == msg {
-			return true
-		}
-	}
-	return false
-}
-
-func captureLogs(t *testing.T) *logCapture {
-	c := &logCapture{}
-	old := slog.Default()
-	slog.SetDefault(slog.New(c))
-	t.Cleanup(func() { slog.SetDefault(old) })
-	return c
-}
-
-func create(t *testing.T, in CommandInputs) (CommandOutputs, error) {
-	t.Helper()
-	resp, err := (&Command{}).Create(context.Background(), infer.CreateRequest[CommandInputs]{Name: "cmd", Inputs: in})
-	return resp.Output, err
-}
-
-func withCreate(cmd string) CommandInputs {
-	return CommandInputs{ResourceInputs: ri{Create: &cmd}}
-}
 
 func TestCreateRunsWithShAndTrimsOneNewline(t *testing.T) {
 	out, err := create(t, withCreate(`printf 'a\nb\n\n'; echo oops >&2; readlink /proc/$$/exe`))
@@ -100,78 +47,6 @@ func TestUnstartableInterpreterIsAnError(t *testing.T) {
 	want := "fork/exec /nonexistent/sh: no such file or directory: running \"true\":\n"
 	if err == nil || err.Error() != want {
 		t.Fatalf("error = %q, want %q", err, want)
-	}
-}
-
-func TestPreviewAndUnsetCreateRunNothing(t *testing.T) {
-	marker := filepath.Join(t.TempDir(), "ran")
-	resp, err := (&Command{}).Create(context.Background(), infer.CreateRequest[CommandInputs]{
-		Name: "c", Inputs: withCreate("touch " + marker), DryRun: true})
-	if err != nil || resp.ID == "" || !strings.HasPrefix(resp.ID, "c") {
-		t.Fatalf("preview: id %q, err %v", resp.ID, err)
-	}
-	if _, err := os.Stat(marker); err == nil {
-		t.Fatal("preview ran the command")
-	}
-	resp, err = (&Command{}).Create(context.Background(), infer.CreateRequest[CommandInputs]{Name: "c", Inputs: CommandInputs{}})
-	if err != nil || resp.ID == "" || resp.Output.Stdout != "" {
-		t.Fatalf("create unset: %v %+v", err, resp)
-	}
-	upd, err := (&Command{}).Update(context.Background(), infer.UpdateRequest[CommandInputs, CommandOutputs]{
-		Inputs: withCreate("touch " + marker), State: CommandOutputs{BaseOutputs: BaseOutputs{Stdout: "old"}}, DryRun: true})
-	if err != nil || upd.Output.Stdout != "old" {
-		t.Fatalf("update preview: %v %q", err, upd.Output.Stdout)
-	}
-	if _, err := os.Stat(marker); err == nil {
-		t.Fatal("update preview ran the command")
-	}
-}
-
-func TestUpdateRunsUpdateElseCreateElseNothing(t *testing.T) {
-	update := func(in CommandInputs) CommandOutputs {
-		t.Helper()
-		resp, err := (&Command{}).Update(context.Background(), infer.UpdateRequest[CommandInputs, CommandOutputs]{
-			Inputs: in, State: CommandOutputs{BaseOutputs: BaseOutputs{Stdout: "old-out", Stderr: "old-err"}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp.Output
-	}
-	if got := update(CommandInputs{ResourceInputs: ri{Create: ptr("echo c"), Update: ptr("echo u")}}); got.Stdout != "u" {
-		t.Fatalf("update set: %q", got.Stdout)
-	}
-	if got := update(withCreate("echo c")); got.Stdout != "c" || got.Stderr != "" {
-		t.Fatalf("update unset: %q %q", got.Stdout, got.Stderr)
-	}
-	if got := update(CommandInputs{}); got.Stdout != "old-out" || got.Stderr != "old-err" {
-		t.Fatalf("neither set: outputs must stay: %+v", got.BaseOutputs)
-	}
-}
-
-func TestFailedUpdateKeepsPreviousOutputs(t *testing.T) {
-	resp, err := (&Command{}).Update(context.Background(), infer.UpdateRequest[CommandInputs, CommandOutputs]{
-		Inputs: withCreate("echo new; exit 1"), State: CommandOutputs{BaseOutputs: BaseOutputs{Stdout: "old"}}})
-	if err == nil || resp.Output.Stdout != "old" {
-		t.Fatalf("err %v, stdout %q", err, resp.Output.Stdout)
-	}
-}
-
-func TestDeleteRunsDeleteOnlyIfSet(t *testing.T) {
-	marker := filepath.Join(t.TempDir(), "deleted")
-	state := CommandOutputs{CommandInputs: withCreate("touch " + marker)}
-	if _, err := (&Command{}).Delete(context.Background(), infer.DeleteRequest[CommandOutputs]{State: state}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(marker); err == nil {
-		t.Fatal("delete ran create")
-	}
-	state.Delete = ptr(`test "$PULUMI_COMMAND_STDOUT" = prev && touch ` + marker)
-	state.Stdout = "prev"
-	if _, err := (&Command{}).Delete(context.Background(), infer.DeleteRequest[CommandOutputs]{State: state}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(marker); err != nil {
-		t.Fatal("delete did not run, or without the previous stdout")
 	}
 }
 
@@ -328,3 +203,4 @@ func TestAssetPathsAndArchivePaths(t *testing.T) {
 		t.Fatalf("archive: %+v", out.Archive)
 	}
 }
+
