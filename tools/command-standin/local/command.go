@@ -44,7 +44,7 @@ func (*Command) Create(ctx context.Context, req infer.CreateRequest[CommandInput
 
 // Update runs `update`, else `create`, else nothing, with the new inputs and the previous
 // outputs (v1.2.1 local/commandController.go:67-90). On an error the framework returns no
-// state (infer/resource.go:1441-1465), so the engine keeps the old inputs and outputs and the
+// state (infer/resource.go:1440-1464), so the engine keeps the old inputs and outputs and the
 // next `up` sees the same change and runs it again.
 func (*Command) Update(ctx context.Context, req infer.UpdateRequest[CommandInputs, CommandOutputs]) (infer.UpdateResponse[CommandOutputs], error) {
 	state := CommandOutputs{CommandInputs: req.Inputs, BaseOutputs: req.State.BaseOutputs}

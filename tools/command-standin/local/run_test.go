@@ -204,3 +204,130 @@ func TestAssetPathsAndArchivePaths(t *testing.T) {
 	}
 }
 
+func createIn(ctx context.Context, in CommandInputs) (CommandOutputs, error) {
+	resp, err := (&Command{}).Create(ctx, infer.CreateRequest[CommandInputs]{Name: "cmd", Inputs: in})
+	return resp.Output, err
+}
+
+func exists(path string) bool { _, err := os.Stat(path); return err == nil }
+
+// When the context ends (customTimeouts or the engine's Cancel, see provider/engine_test.go),
+// exec.CommandContext kills the direct child (SIGKILL) and nothing else, then Wait waits for
+// the stdout/stderr copies (WaitDelay 0): a grandchild holding either stream keeps the step
+// waiting until it exits; one holding neither outlives the step. v1.2.1
+// local/commandOutputs.go:59,104-107. The released plugin, through the engine, measured as
+// docs say: `exec sleep 40` under customTimeouts create 5s failed after 7 s, `sleep 60 & wait`
+// after 62 s.
+func TestDeadlineKillsTheDirectChildOnly(t *testing.T) {
+	const deadline = time.Second
+	for _, tc := range []struct {
+		name, cmd  string
+		grandchild bool          // the command leaves a grandchild that touches the marker after 4 s
+		atLeast    time.Duration // the step returns no earlier than this
+		atMost     time.Duration // and no later
+	}{
+		{"exec: the child is the command", `exec sleep 30`, false, 0, 3 * time.Second},
+		{"a grandchild holding stdout", `(sleep 4; touch "$M") 2>/dev/null & wait`, true, 3500 * time.Millisecond, 10 * time.Second},
+		{"a grandchild holding stderr", `(sleep 4; touch "$M") >/dev/null & wait`, true, 3500 * time.Millisecond, 10 * time.Second},
+		{"a grandchild holding neither", `(sleep 4; touch "$M") >/dev/null 2>&1 & wait`, true, 0, 3 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			marker := filepath.Join(t.TempDir(), "grandchild-done")
+			in := withCreate(tc.cmd)
+			in.Environment = &map[string]string{"M": marker}
+			ctx, cancel := context.WithTimeout(context.Background(), deadline)
+			defer cancel()
+			start := time.Now()
+			_, err := createIn(ctx, in)
+			took := time.Since(start)
+			want := "signal: killed: running " + strconv.Quote(tc.cmd) + ":\n"
+			if err == nil || err.Error() != want {
+				t.Fatalf("error %q, want %q", err, want)
+			}
+			if took < tc.atLeast || took > tc.atMost {
+				t.Fatalf("returned after %v, want %v..%v", took, tc.atLeast, tc.atMost)
+			}
+			if !tc.grandchild {
+				return
+			}
+			// Waited for: the grandchild had finished. Not waited for: it is still running, unkilled.
+			if waited := tc.atLeast > 0; exists(marker) != waited {
+				t.Fatalf("grandchild finished when the step returned: %v, want %v", exists(marker), waited)
+			}
+			for end := time.Now().Add(8 * time.Second); !exists(marker); time.Sleep(100 * time.Millisecond) {
+				if time.Now().After(end) {
+					t.Fatal("the grandchild was killed with the child")
+				}
+			}
+		})
+	}
+}
+
+// stdin is connected only when non-empty; otherwise the process reads the null device
+// (os/exec's nil Stdin). v1.2.1 local/commandOutputs.go:97-99.
+func TestStdinOnlyWhenNonEmpty(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		stdin *string
+		want  string
+	}{
+		{"unset", nil, "/dev/null"},
+		{"empty", ptr(""), "/dev/null"},
+		{"non-empty", ptr("x"), "pipe:"},
+	} {
+		in := withCreate(`readlink /proc/self/fd/0`)
+		in.Stdin = tc.stdin
+		out, err := create(t, in)
+		if err != nil || !strings.HasPrefix(out.Stdout, tc.want) {
+			t.Errorf("%s: %v %q, want %s…", tc.name, err, out.Stdout, tc.want)
+		}
+	}
+}
+
+// The plugin's environment, then `environment`, then the previous outputs: os/exec keeps the
+// last value of a name, so `environment` overrides the plugin's and the previous outputs
+// override `environment` (addPreviousOutputInEnv unset or true); false leaves `environment`'s.
+// v1.2.1 local/commandOutputs.go:81-95.
+func TestEnvironmentOrder(t *testing.T) {
+	t.Setenv("STANDIN_SHADOWED", "plugin")
+	state := CommandOutputs{BaseOutputs: BaseOutputs{Stdout: "prev-out"}}
+	for _, tc := range []struct {
+		add  *bool
+		want string
+	}{
+		{nil, "env/prev-out/"},
+		{ptr(true), "env/prev-out/"},
+		{ptr(false), "env/mine/"},
+	} {
+		in := withCreate(`echo "$STANDIN_SHADOWED/$PULUMI_COMMAND_STDOUT/${PULUMI_COMMAND_STDERR-unset}"`)
+		in.Environment = &map[string]string{"STANDIN_SHADOWED": "env", "PULUMI_COMMAND_STDOUT": "mine"}
+		in.AddPreviousOutputInEnv = tc.add
+		resp, err := (&Command{}).Update(context.Background(), infer.UpdateRequest[CommandInputs, CommandOutputs]{State: state, Inputs: in})
+		// An empty previous stderr sets nothing: the variable stays unset.
+		if want := tc.want + "unset"; err != nil || resp.Output.Stdout != want {
+			t.Errorf("addPreviousOutputInEnv %v: %v %q, want %q", tc.add, err, resp.Output.Stdout, want)
+		}
+	}
+}
+
+// A `dir` that does not exist: the command does not start. v1.2.1 local/commandOutputs.go:73-75,104-114.
+func TestMissingDirErrorText(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "missing")
+	in := withCreate("true")
+	in.Dir = &dir
+	_, err := create(t, in)
+	want := "chdir " + dir + ": no such file or directory: running \"true\":\n"
+	if err == nil || err.Error() != want {
+		t.Fatalf("error %q, want %q", err, want)
+	}
+}
+
+// On success stdout and stderr lose one trailing newline, nothing else. v1.2.1
+// local/commandOutputs.go:142-143.
+func TestOneTrailingNewlineTrimmed(t *testing.T) {
+	out, err := create(t, withCreate(`printf ' out\n\n'; printf '\terr\r\n' >&2`))
+	if err != nil || out.Stdout != " out\n" || out.Stderr != "\terr\r" {
+		t.Fatalf("%v stdout %q stderr %q", err, out.Stdout, out.Stderr)
+	}
+}
