@@ -124,7 +124,3 @@ require (
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 	lukechampine.com/frand v1.5.1 // indirect
 )
-
-// Same fork the upstream pkg/v3 module replaces it with (a dependency's
-// replace directives do not apply to us, so restate it).
-replace github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-20241001131231-d02d263e614e

@@ -22,12 +22,12 @@ func TestBuiltOnTheReleasedPluginsModules(t *testing.T) {
 		"github.com/pulumi/pulumi/pkg/v3":      "v3.224.0",
 		"github.com/gobwas/glob":               "v0.2.3",
 	} {
-		quoted := regexp.QuoteMeta(path)
-		if !regexp.MustCompile(`(?m)^\s+` + quoted + ` ` + regexp.QuoteMeta(version) + `( // indirect)?$`).Match(mod) {
+		if !regexp.MustCompile(`(?m)^\s+` + regexp.QuoteMeta(path) + ` ` + regexp.QuoteMeta(version) + `( // indirect)?$`).Match(mod) {
 			t.Errorf("go.mod does not require %s %s", path, version)
 		}
-		if regexp.MustCompile(`(?m)^replace\s+` + quoted + `\s`).Match(mod) {
-			t.Errorf("go.mod replaces %s", path)
-		}
+	}
+	// v1.2.1's provider/go.mod replaces nothing, so neither does this one.
+	if regexp.MustCompile(`(?m)^replace\s`).Match(mod) {
+		t.Error("go.mod has a replace directive; v1.2.1's has none")
 	}
 }
