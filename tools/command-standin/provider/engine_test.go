@@ -235,7 +235,8 @@ func TestTimeoutIsWholeSeconds(t *testing.T) {
 
 // The engine's Cancel (an interrupted `pulumi up`) cancels every outstanding operation's
 // context (cancel.go:56-71), so a running command is killed; every later operation starts
-// cancelled (the pool is closed, evict/evict.go), so no command starts after it.
+// cancelled (the pool is closed: cancel/internal/evict/pool.go:91-94,126-143), so no command
+// starts after it.
 func TestCancelEndsEveryOperation(t *testing.T) {
 	srv := newRPC(t)
 	started := filepath.Join(t.TempDir(), "started")
@@ -357,6 +358,21 @@ func TestIgnoreChangesOfANestedPathIsTheEngines(t *testing.T) {
 			OldInputs: toRPC(t, olds), News: toRPC(t, news), IgnoreChanges: tc.ignore})
 		if err != nil || d.Changes != tc.changes {
 			t.Errorf("ignoreChanges %v: %v %v, want %v", tc.ignore, err, d, tc.changes)
+		}
+	}
+}
+
+// The remote resources are not served at all: an operation on one (a state written before the
+// stack moved to local commands, deleting its old remote steps) is refused with
+// pulumi-go-provider's NotFound (middleware/dispatch/dispatch.go:65-67), where v1.2.1 would run
+// the delete (nothing, for a step without a `delete` command).
+func TestRemoteTokensAreRefused(t *testing.T) {
+	srv := newRPC(t)
+	for _, token := range []string{"remote:Command", "remote:CopyToRemote"} {
+		urn := "urn:pulumi:test::test::command:" + token + "::old"
+		_, err := srv.Delete(context.Background(), &rpc.DeleteRequest{Id: "old", Urn: urn, Properties: toRPC(t, resource.PropertyMap{})})
+		if want := "Resource '" + token + "' not found"; status.Code(err) != codes.NotFound || errorText(err) != want {
+			t.Errorf("delete %s: %v, want NotFound %q", token, err, want)
 		}
 	}
 }
