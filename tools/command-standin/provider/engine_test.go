@@ -362,17 +362,33 @@ func TestIgnoreChangesOfANestedPathIsTheEngines(t *testing.T) {
 	}
 }
 
-// The remote resources are not served at all: an operation on one (a state written before the
-// stack moved to local commands, deleting its old remote steps) is refused with
-// pulumi-go-provider's NotFound (middleware/dispatch/dispatch.go:65-67), where v1.2.1 would run
-// the delete (nothing, for a step without a `delete` command).
-func TestRemoteTokensAreRefused(t *testing.T) {
+// The remote resources are not served, but the steps a stack of the earlier layout holds are
+// deleted as v1.2.1 deletes them (remote/commandController.go:86-92): without connecting anywhere
+// when they have no `delete` command (a CopyToRemote never has one). A `delete` command is refused:
+// the stand-in has no SSH client to run it. Every other operation on them is NotFound
+// (pulumi-go-provider's middleware/dispatch/dispatch.go:65-67).
+func TestEarlierRemoteStepsAreDeletedWithoutConnecting(t *testing.T) {
 	srv := newRPC(t)
 	for _, token := range []string{"remote:Command", "remote:CopyToRemote"} {
 		urn := "urn:pulumi:test::test::command:" + token + "::old"
-		_, err := srv.Delete(context.Background(), &rpc.DeleteRequest{Id: "old", Urn: urn, Properties: toRPC(t, resource.PropertyMap{})})
-		if want := "Resource '" + token + "' not found"; status.Code(err) != codes.NotFound || errorText(err) != want {
-			t.Errorf("delete %s: %v, want NotFound %q", token, err, want)
+		state := resource.PropertyMap{
+			"connection": resource.MakeSecret(resource.NewObjectProperty(resource.PropertyMap{
+				"host": resource.NewStringProperty("203.0.113.1"), // nothing listens there: a dial would fail
+			})),
+			"create": resource.NewStringProperty("true"),
 		}
+		if _, err := srv.Delete(context.Background(), &rpc.DeleteRequest{Id: "old", Urn: urn, Properties: toRPC(t, state)}); err != nil {
+			t.Errorf("delete %s without a delete command: %v", token, err)
+		}
+		_, err := srv.Create(context.Background(), &rpc.CreateRequest{Urn: urn, Properties: toRPC(t, state)})
+		if want := "Resource '" + token + "' not found"; status.Code(err) != codes.NotFound || errorText(err) != want {
+			t.Errorf("create %s: %v, want NotFound %q", token, err, want)
+		}
+	}
+	urn := "urn:pulumi:test::test::command:remote:Command::old"
+	state := resource.PropertyMap{"delete": resource.NewStringProperty("rm -rf /var/sync")}
+	_, err := srv.Delete(context.Background(), &rpc.DeleteRequest{Id: "old", Urn: urn, Properties: toRPC(t, state)})
+	if want := "the sync-release stand-in cannot run the remote delete command of old"; err == nil || errorText(err) != want {
+		t.Errorf("delete with a delete command: %v, want %q", err, want)
 	}
 }

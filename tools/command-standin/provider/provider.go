@@ -27,11 +27,11 @@ const Description = "Stand-in for pulumi-command v1.2.1, built by sync-release f
 // New builds the provider. Like v1.2.1 it has no configuration: `new command.Provider(name, {})`
 // configures nothing.
 func New() p.Provider {
-	return infer.Provider(infer.Options{
+	return withEarlierDeletes(infer.Provider(infer.Options{
 		Metadata: schema.Metadata{
 			DisplayName: "Command (sync-release stand-in)",
 			Description: Description,
 		},
 		Resources: []infer.InferredResource{infer.Resource(&local.Command{})},
-	})
+	}))
 }
