@@ -160,6 +160,30 @@ write_file() { # file content [mode]
     sync "${file%/*}"
 }
 
+# Every process of <user> killed, however many it starts. kill(-1) sent as that user reaches every
+# process of the user in one pass: the kernel walks the process list under a lock that fork()
+# needs too, so a fork-and-exit chain cannot slip past it the way it slips past a pgrep-then-kill
+# loop. Signal first, then look: pgrep itself can miss such a chain (it reads /proc while the
+# chain moves on to a new pid), so a loop that only signals what pgrep saw may signal nothing.
+# `-KILL -- -1`: Debian 12's kill (procps-ng 4.0.2) rejects `-s KILL -- -1` with its usage text.
+kill_all_of() { # user
+    local user=$1 tries=0
+    id -u "$user" >/dev/null 2>&1 || return 0
+    while true; do
+        setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups kill -KILL -- -1 2>/dev/null || true
+        pgrep -u "$user" >/dev/null || return 0
+        tries=$((tries + 1))
+        [[ $tries -lt 50 ]] || die "processes of $user do not exit"
+        sleep 0.1
+    done
+}
+
+# Nothing the build user started may outlive a build, nor be running while root removes or seals
+# what it wrote (it could still write through an open file or directory).
+stop_builder_processes() {
+    kill_all_of "$SYNC_BUILDER"
+}
+
 # ---- Root's records of the releases it built ------------------------------------------------
 # A release is staged when $SYNC_BUILT/<version> (root's, in a root-only directory) names the sdist
 # it was built from and the tree is sealed: every file root's, nothing group- or world-writable,

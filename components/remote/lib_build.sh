@@ -81,25 +81,6 @@ as_builder() {
         "$@" </dev/null
 }
 
-# Nothing the build user started may outlive a build (it could still write through an open file).
-# kill(-1) sent as the build user reaches every process of that user in one pass: the kernel
-# walks the process list under a lock that fork() needs too, so a fork-and-exit chain cannot slip
-# past it the way it slips past a pgrep-then-kill loop.
-# Signal first, then look: pgrep itself can miss such a chain (it reads /proc while the chain
-# moves on to a new pid), so a loop that only signals what pgrep saw may signal nothing.
-# `-KILL -- -1`: Debian 12's kill (procps-ng 4.0.2) rejects `-s KILL -- -1` with its usage text
-# and exit 1; its errors stay visible.
-stop_builder_processes() {
-    local tries=0
-    while true; do
-        setpriv --reuid="$SYNC_BUILDER" --regid="$SYNC_BUILDER" --clear-groups kill -KILL -- -1 || true
-        pgrep -u "$SYNC_BUILDER" >/dev/null || return 0
-        tries=$((tries + 1))
-        [[ $tries -lt 50 ]] || die "processes of $SYNC_BUILDER do not exit"
-        sleep 0.1
-    done
-}
-
 # Hand a tree the build user wrote over to root: no process of the builder left, owned by root,
 # writable by root only, no set-id bits. chown -R and chmod -R never follow links they meet.
 seal_tree() {

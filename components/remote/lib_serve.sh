@@ -51,17 +51,111 @@ apache_running() {
     pgrep -x apache2 >/dev/null
 }
 
-wsgi_daemon_pids() {
-    pgrep -u "$SYNC_USER" -f '^\(wsgi:sync\)' || true
+# ---- The app user's processes ----------------------------------------------------------------
+# Release code runs as the app user in the mod_wsgi daemons, and may start processes that call
+# themselves anything, ignore every signal they can and keep files open (the settings among
+# them). So a reload waits for nothing but the Apache master's own daemons — its children running
+# as the app user: no other process can become a child of the master — and leaves nothing of the
+# app user behind but the master's new daemons and their children.
+
+# The Apache master: the oldest apache2 process running as root (its workers are www-data's).
+apache_master() {
+    pgrep -o -u root -x apache2 || true
+}
+
+app_uid() {
+    id -u "$SYNC_USER"
+}
+
+# "<ppid> <real uid> <start time>" of a process, "" when it is gone. The start time (clock ticks
+# since boot) tells a process from a later one that got its pid.
+proc_identity() { # pid
+    local stat rest uid
+    local -a fields
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+    uid=$(awk '$1 == "Uid:" { print $2; exit }' "/proc/$1/status" 2>/dev/null) || return 0
+    # The name (field 2) is the process's own choice: the fields are counted after its last ')'.
+    rest=${stat##*) }
+    read -r -a fields <<<"$rest"
+    [[ -n $uid && ${#fields[@]} -ge 20 ]] || return 0
+    printf '%s %s %s\n' "${fields[1]}" "$uid" "${fields[19]}"
+}
+
+# The master's mod_wsgi daemons, "<pid> <start time>" a line.
+wsgi_daemons() { # master
+    local master=$1 uid pid ppid ruid identity
+    uid=$(app_uid)
+    while read -r pid ppid ruid; do
+        [[ $ppid == "$master" && $ruid == "$uid" ]] || continue
+        identity=$(proc_identity "$pid")
+        [[ -z $identity ]] || printf '%s %s\n' "$pid" "${identity##* }"
+    done < <(ps -e -o pid=,ppid=,ruid=)
+}
+
+# Whether <pid> is still the daemon of <master> that started at <start>: checked right before
+# any signal to it, so a pid another process got since is never signalled.
+is_daemon() { # pid start master
+    [[ $(proc_identity "$1") == "$3 $(app_uid) $2" ]]
+}
+
+# A command run as the app user: what it signals can only be the app user's own processes.
+as_app_user() {
+    setpriv --reuid="$SYNC_USER" --regid="$(id -g "$SYNC_USER")" --clear-groups "$@"
+}
+
+# Leave nothing of the app user but the master's daemons and what runs below them (after a
+# reload: the new generation). First every process of the app user is stopped in one pass
+# (kill(-1) with SIGSTOP, sent as the app user: no fork slips past it, see kill_all_of), so the
+# process tree read next holds still; every process of the app user that is neither a daemon of
+# the master nor below one is killed (as the app user: a pid that went to another user's process
+# is never hit); then the rest go on (SIGCONT). The daemons are held for a moment only: their
+# requests wait, none fails.
+contain_app_user() { # master
+    local master=$1 uid tries=0 pid
+    local -a strays left
+    uid=$(app_uid)
+    as_app_user kill -STOP -- -1 2>/dev/null || true
+    mapfile -t strays < <(ps -e -o pid=,ppid=,ruid=,euid=,suid= | awk -v master="$master" -v uid="$uid" '
+        { parent[$1] = $2; app[$1] = ($3 == uid || $4 == uid || $5 == uid) }
+        END {
+            for (pid in app) {
+                if (!app[pid]) continue
+                keep = 0
+                depth = 0
+                for (p = pid; (p in parent) && depth < 1000; p = parent[p]) {
+                    depth++
+                    if (parent[p] == master && app[p]) { keep = 1; break }
+                }
+                if (!keep) print pid
+            }
+        }')
+    if ((${#strays[@]} > 0)); then
+        log "killing ${#strays[@]} process(es) of $SYNC_USER that are not the app's daemons"
+        as_app_user kill -KILL -- "${strays[@]}" 2>/dev/null || true
+    fi
+    as_app_user kill -CONT -- -1 2>/dev/null || true
+    # Killed, they are gone within moments, and the files they held open (the settings) with them.
+    while ((${#strays[@]} > 0 && tries < 50)); do
+        left=()
+        for pid in "${strays[@]}"; do
+            [[ $(proc_identity "$pid") != *" $uid "* ]] || left+=("$pid")
+        done
+        strays=("${left[@]}")
+        tries=$((tries + 1))
+        ((${#strays[@]} == 0)) || sleep 0.1
+    done
 }
 
 # Restart the app without dropping a request. `apachectl graceful` would kill mod_wsgi daemons
 # mid-request, so each daemon gets SIGUSR1 instead: it stops taking requests, finishes the ones in
 # flight (up to graceful-timeout), shuts down (up to shutdown-timeout) and exits; Apache starts a
 # fresh one that loads the release `current` points at, while new requests wait on the daemon
-# socket. One daemon at a time, so the others keep serving. Returns non-zero (never exits) so
-# callers can switch back. Sets RELOAD_FRESH=yes when every daemon that answers afterwards was
-# started by this reload.
+# socket. One daemon at a time, so the others keep serving; a daemon still there after what the
+# site allows it (release code can block the signal) is killed. Then nothing of the app user is
+# left but the new daemons and their children (contain_app_user). With no daemon to drain (Apache
+# stopped, or none started yet) nothing of the app user serves: all of it goes first. Returns
+# non-zero (never exits) so callers can switch back. Sets RELOAD_FRESH=yes when every daemon that
+# answers afterwards was started by this reload.
 RELOAD_FRESH=""
 reload_app() {
     RELOAD_FRESH=""
@@ -70,30 +164,40 @@ reload_app() {
         return 1
     fi
     if ! apache_running; then
+        kill_all_of "$SYNC_USER"
         apache_ctl start || return 1
         RELOAD_FRESH=yes
         return 0
     fi
-    local pids pid waited limit
+    local master daemons pid start waited limit
     # In tenths of a second: what the site allows a daemon, plus ten seconds.
     limit=$(((SYNC_WSGI_GRACEFUL_TIMEOUT + SYNC_WSGI_SHUTDOWN_TIMEOUT + 10) * 10))
-    pids=$(wsgi_daemon_pids)
-    if [[ -z $pids ]]; then
+    master=$(apache_master)
+    daemons=$(wsgi_daemons "$master")
+    if [[ -z $daemons ]]; then
+        kill_all_of "$SYNC_USER"
         apache_ctl graceful || return 1
         return 0
     fi
-    for pid in $pids; do
+    while read -r pid start; do
+        is_daemon "$pid" "$start" "$master" || continue
         kill -USR1 "$pid" 2>/dev/null || continue
         waited=0
-        while kill -0 "$pid" 2>/dev/null; do
+        while is_daemon "$pid" "$start" "$master"; do
             sleep 0.1
             waited=$((waited + 1))
-            if [[ $waited -ge $limit ]]; then
-                log "wsgi daemon $pid did not restart within $((limit / 10))s"
+            if ((waited == limit)); then
+                log "wsgi daemon $pid did not restart within $((limit / 10))s: killing it"
+                if is_daemon "$pid" "$start" "$master"; then
+                    kill -KILL "$pid" 2>/dev/null || true
+                fi
+            elif ((waited > limit + 100)); then
+                log "wsgi daemon $pid does not exit even when killed"
                 return 1
             fi
         done
-    done
+    done <<<"$daemons"
+    contain_app_user "$master"
     RELOAD_FRESH=yes
 }
 
