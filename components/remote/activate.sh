@@ -59,7 +59,8 @@ prune() {
         rm -rf "$trash"
     done <<<"$olds"
     # Leftovers of killed runs (we hold the lock: none of them is in use).
-    for old in "$SYNC_RELEASES"/.trash.* "$SYNC_DIST"/.extract.* "$SYNC_TOOLS"/.uv.* "$SYNC_TOOLS"/.home.*; do
+    for old in "$SYNC_RELEASES"/.trash.* "$SYNC_DIST"/.extract.* "$SYNC_TOOLS"/.uv.* "$SYNC_TOOLS"/.home.* \
+        "$SYNC_TOOLS"/.output.*; do
         rm -rf "$old"
     done
     # Records of releases that are gone.

@@ -191,17 +191,12 @@ stop_builder_processes() {
 # leads outside the tree (the venv's bin/python* → the system interpreter aside). The build user
 # can plant nothing that root later writes through, and nothing it left can be switched to.
 
-# Prints the problem with a release tree, nothing when it is sealed.
-tree_problem() { # release-dir python
+# Prints what, whoever owns the tree, root must not seal (nothing when there is none): a file that
+# is not a file, directory or link; a file with a second hard link (its other name is outside
+# the tree, or could be: a chown or chmod of it would change that inode too); a link leading
+# outside the tree. Checked before root changes any owner or mode in it.
+tree_shape_problem() { # release-dir python
     local tree=$1 python=$2 interpreter found link target
-    if [[ ! -d $tree || -L $tree ]]; then
-        echo "${tree##*/} is not a directory"
-        return 0
-    fi
-    found=$(find "$tree" \( ! -user root -o ! -group root \) -print -quit)
-    [[ -z $found ]] || { echo "${found#"$tree"/} is not root's"; return 0; }
-    found=$(find "$tree" ! -type l -perm /6022 -print -quit)
-    [[ -z $found ]] || { echo "${found#"$tree"/} is group/world-writable or set-id"; return 0; }
     found=$(find "$tree" ! -type f ! -type d ! -type l -print -quit)
     [[ -z $found ]] || { echo "${found#"$tree"/} is not a file, directory or link"; return 0; }
     found=$(find "$tree" -type f -links +1 -print -quit)
@@ -214,6 +209,20 @@ tree_problem() { # release-dir python
         echo "${link#"$tree"/} links outside the release (to $(printable "$target" 120))"
         return 0
     done < <(find "$tree" -type l -print0)
+}
+
+# Prints the problem with a release tree, nothing when it is sealed.
+tree_problem() { # release-dir python
+    local tree=$1 python=$2 found
+    if [[ ! -d $tree || -L $tree ]]; then
+        echo "${tree##*/} is not a directory"
+        return 0
+    fi
+    found=$(find "$tree" \( ! -user root -o ! -group root \) -print -quit)
+    [[ -z $found ]] || { echo "${found#"$tree"/} is not root's"; return 0; }
+    found=$(find "$tree" ! -type l -perm /6022 -print -quit)
+    [[ -z $found ]] || { echo "${found#"$tree"/} is group/world-writable or set-id"; return 0; }
+    tree_shape_problem "$tree" "$python"
 }
 
 # The sdist sha256 root recorded for <version> ("" when there is no trustworthy record).

@@ -163,9 +163,11 @@ receive_bundle() {
     chmod 0644 "$sdist" "$wheelhouse"/*
 }
 
-# Built at its final path (venvs aren't relocatable) by the build user, then handed to root.
+# Built at its final path (venvs aren't relocatable) by the build user, in its sandbox, then
+# handed to root. The tree is the build user's and 0700 until it is sealed: no one else can open
+# anything in it while release code can still write there.
 build_release() {
-    local installed problem
+    local problem
     ensure_uv "$wheelhouse"
 
     step venv "$version"
@@ -173,24 +175,25 @@ build_release() {
     BUILD_HOME=$(mktemp -d "$SYNC_TOOLS/.home.XXXXXX")
     chown "$SYNC_BUILDER:$SYNC_BUILDER" "$BUILD_HOME"
     building=yes
-    install -d -m 0755 -o "$SYNC_BUILDER" -g "$SYNC_BUILDER" "$release"
-    as_builder "$UV" venv --python "$PYTHON" --offline --quiet "$release" >&2 ||
+    install -d -m 0700 -o "$SYNC_BUILDER" -g "$SYNC_BUILDER" "$release"
+    run_builder "$UV" venv --python "$PYTHON" --offline --quiet "$release" ||
         fail_build "uv could not create the virtualenv for $version with $PYTHON (disk full?); host unchanged"
 
     # The step keeps pip's name: the tests and benchmarks read it as "the release was built".
     step pip "$version (uv $SYNC_UV_VERSION, offline)"
-    as_builder "$UV" pip install --python "$release/bin/python" --offline --no-index --find-links "$wheelhouse" \
-        --compile-bytecode --quiet -- "$sdist" >&2 ||
+    run_builder "$UV" pip install --python "$release/bin/python" --offline --no-index --find-links "$wheelhouse" \
+        --compile-bytecode --quiet -- "$sdist" ||
         fail_build "uv could not install $version offline (missing dependency in its wheelhouse?); host unchanged"
-    installed=$(as_builder "$release/bin/python" -c 'import importlib.metadata as m; print(m.version("WeaveServer"))' ||
-        true)
-    [[ $installed == "$version" ]] ||
-        fail_build "the sdist installed as version '$(printable "$installed" 64)', expected $version; host unchanged"
-    as_builder env SYNC_INI=/dev/null "$release/bin/python" -c 'import weave.server.wsgi' >&2 ||
+    builder_output 200 "$release/bin/python" -c 'import importlib.metadata as m; print(m.version("WeaveServer"))' ||
+        true
+    [[ $BUILDER_OUTPUT == "$version" ]] ||
+        fail_build "the sdist installed as version '$(printable "$BUILDER_OUTPUT" 64)', expected $version; host unchanged"
+    run_builder env SYNC_INI=/dev/null "$release/bin/python" -c 'import weave.server.wsgi' ||
         fail_build "$version fails to import weave.server.wsgi; host unchanged"
 
     # From here on the release is root's: the build user (and the app user) cannot change it.
-    seal_tree "$release"
+    problem=$(seal_tree "$release" "$PYTHON") ||
+        fail_build "the build of $version left something root will not serve: $problem; host unchanged"
     problem=$(tree_problem "$release" "$PYTHON")
     [[ -z $problem ]] || fail_build "the build of $version left something root will not serve: $problem; host unchanged"
     # Every file of the release reaches the disk before the record that says it is complete.
