@@ -105,7 +105,8 @@ switch_release() {
 roll_back() {
     local why=$1
     if [[ -n $before ]]; then
-        switch_back "$version" "$before"
+        switch_back "$version" "$before" ||
+            die "$version failed its health check ($why); not switching back to $before: $SWITCH_BACK_REFUSED; $version stays current"
         die "$version failed its health check ($why); switched back to $before"
     fi
     undo_first_install
@@ -118,8 +119,11 @@ main() {
     recover_switch
     apply_site "$processes" "$threads"
     SYNC_STEP=activate
-    release_is_staged "$version" "$expected_sha" "$PYTHON" ||
+    if ! release_is_staged "$version" "$expected_sha" "$PYTHON"; then
+        [[ -z $RELEASE_PROBLEM ]] ||
+            die "release $version is built but its tree fails the seal check ($RELEASE_PROBLEM): not switching to it; root's record kept"
         die "release $version is not staged on this host (no record of a finished, sealed build); its stage step must run first — replace it: pulumi up --target-replace <the server's -stage URN>"
+    fi
     before=$(current_version)
     if [[ $before == "$version" ]]; then
         confirm_current

@@ -25,6 +25,8 @@ readonly SYNC_USER=sync
 readonly SYNC_BUILDER=sync-build
 readonly SYNC_EVENTS="$SYNC_ROOT/events.log"
 readonly SYNC_LOCK="$SYNC_ROOT/.deploy.lock"
+# "<from> <to>" while a switch of `current` is not yet confirmed healthy ("none": no release).
+readonly SYNC_SWITCHING="$SYNC_ROOT/.switching"
 readonly SYNC_HEALTH_URL=http://127.0.0.1
 readonly MOD_WSGI=/usr/lib/apache2/modules/mod_wsgi.so
 # How long a deploy waits for another one on the same host before giving up.
@@ -225,16 +227,19 @@ tree_problem() { # release-dir python
     tree_shape_problem "$tree" "$python"
 }
 
-# The sdist sha256 root recorded for <version> ("" when there is no trustworthy record).
-recorded_sha() {
-    local record="$SYNC_BUILT/$1" sha
+# Root's record of <version>: the sdist sha256 it was built from, or "adopted" (see
+# migrate_earlier_layout); "" when there is no trustworthy record.
+record_of() {
+    local record="$SYNC_BUILT/$1" line
     [[ -f $record && ! -L $record && $(stat -c %u "$record") == 0 ]] || return 0
-    sha=$(head -n1 "$record")
-    [[ $sha =~ ^[0-9a-f]{64}$ ]] && printf '%s\n' "$sha"
+    line=$(head -c 80 "$record" | head -n1)
+    if [[ $line =~ ^[0-9a-f]{64}$ || $line == adopted ]]; then
+        printf '%s\n' "$line"
+    fi
     return 0
 }
 
-write_record() { # version sdist-sha256
+write_record() { # version sdist-sha256|adopted
     install -d -m 0700 -o root -g root "$SYNC_BUILT"
     write_file "$SYNC_BUILT/$1" "$2"
 }
@@ -244,33 +249,65 @@ remove_record() {
     sync "$SYNC_BUILT" 2>/dev/null || true
 }
 
-# Releases built before root kept its records carry `.complete` and `.sdist-sha256` inside the
-# tree. Adopted (recorded) only when both are plain root files and the whole tree is sealed.
-adopt_legacy_release() { # version python
-    local tree="$SYNC_RELEASES/$1" sha
-    [[ -f $tree/.complete && ! -L $tree/.complete && -f $tree/.sdist-sha256 && ! -L $tree/.sdist-sha256 ]] || return 1
-    [[ -z $(tree_problem "$tree" "$2") ]] || return 1
-    sha=$(head -n1 "$tree/.sdist-sha256")
-    [[ $sha =~ ^[0-9a-f]{64}$ ]] || return 1
-    write_record "$1" "$sha"
-    log "adopted release $1, built by an earlier sync-release"
+# Once, on a host an earlier sync-release set up before root kept records (releases, but no
+# record directory): the releases `current` and `previous` resolve to are recorded "adopted"
+# when their trees are sealed. What makes them trustworthy is root's own links (root switched to
+# each and served it) and the seal check; nothing inside a tree is read — the earlier layout's
+# `.complete`/`.sdist-sha256` markers included: the build user could have written them. Every
+# other release of that layout counts as unfinished: rebuilt when staged, pruned otherwise. An
+# adopted record takes the sdist the stack names the first time that version is staged.
+migrate_earlier_layout() { # python
+    local python=$1 link target version problem
+    [[ ! -e $SYNC_BUILT && ! -L $SYNC_BUILT && -d $SYNC_RELEASES ]] || return 0
+    install -d -m 0700 -o root -g root "$SYNC_BUILT"
+    for link in current previous; do
+        target=$(link_target "$link")
+        version=${target##*/}
+        [[ -n $target && $target == "$SYNC_RELEASES/$version" && $version =~ $SYNC_VERSION_RE ]] || continue
+        [[ -z $(record_of "$version") ]] || continue
+        problem=$(tree_problem "$target" "$python")
+        if [[ -n $problem ]]; then
+            log "not adopting release $version ($link) of the earlier layout: $problem"
+            continue
+        fi
+        write_record "$version" adopted
+        log "adopted release $version ($link), built by an earlier sync-release"
+    done
 }
 
-# Whether <version> is staged from the sdist with <sha256>: its record names that sdist and its
-# tree is sealed. A record naming another sdist is a re-cut release: refused, never rebuilt.
-release_is_staged() { # version sdist-sha256 python
-    local version=$1 sha=$2 python=$3 recorded problem
-    recorded=$(recorded_sha "$version")
-    if [[ -z $recorded ]] && adopt_legacy_release "$version" "$python"; then
-        recorded=$(recorded_sha "$version")
-    fi
+# Whether <version> may be served: root's record names the sdist with <sha256> (any sdist when
+# <sha256> is "any", or when the record says "adopted") and its tree is sealed. A record naming
+# another sdist is a re-cut release: refused, never rebuilt. Returns 1 otherwise, with
+# RELEASE_PROBLEM empty when there is no record, else why the recorded tree is not usable — the
+# record stays: whatever made the tree fail the check (say another hard link to one of its files,
+# which any local user can make where fs.protected_hardlinks is 0) may go away again.
+RELEASE_PROBLEM=""
+release_is_staged() { # version sdist-sha256|any python
+    local version=$1 sha=$2 python=$3 recorded
+    RELEASE_PROBLEM=""
+    recorded=$(record_of "$version")
     [[ -n $recorded ]] || return 1
-    [[ $recorded == "$sha" ]] ||
+    if [[ $sha != any && $recorded != adopted && $recorded != "$sha" ]]; then
         die "release $version on this host was built from sha256 $recorded, the stack has $sha: a re-cut release needs a new version"
-    problem=$(tree_problem "$SYNC_RELEASES/$version" "$python")
-    if [[ -n $problem ]]; then
-        log "release $version is recorded but not sealed ($problem): not using it"
-        remove_record "$version"
-        return 1
+    fi
+    RELEASE_PROBLEM=$(tree_problem "$SYNC_RELEASES/$version" "$python")
+    [[ -z $RELEASE_PROBLEM ]]
+}
+
+# Why root must not remove or rebuild releases/<version> ("" when nothing protects it): `current`
+# or `previous` resolves to it, or a switch that is not yet confirmed ($SYNC_ROOT/.switching,
+# lib_serve.sh) may still switch back or forward to it.
+release_protection() { # version
+    local resolved from="" to="" rest=""
+    resolved=$(realpath -m -- "$SYNC_RELEASES/$1")
+    if [[ $resolved == "$(link_target current)" || $resolved == "$(link_target previous)" ]]; then
+        echo "what current or previous points at"
+        return 0
+    fi
+    if [[ -f $SYNC_SWITCHING ]]; then
+        read -r from to rest <"$SYNC_SWITCHING" || true
+        if [[ $1 == "$from" || $1 == "$to" ]]; then
+            echo "what an unfinished switch ($from -> $to) may switch to"
+        fi
     fi
 }

@@ -11,8 +11,6 @@ readonly SYNC_LOADER="$SYNC_ROOT/app.wsgi"
 # The version whose deploy last ran to the end (switch, reload and health check). Removed before
 # anything live changes, so a run cut off midway is always reloaded and checked by the next one.
 readonly SYNC_DEPLOYED="$SYNC_ROOT/.deployed"
-# "<from> <to>" while a switch of `current` is not yet confirmed healthy ("none": no release).
-readonly SYNC_SWITCHING="$SYNC_ROOT/.switching"
 # sha256 of the Apache site Apache last reloaded with.
 readonly SYNC_SITE_APPLIED="$SYNC_ROOT/.site-applied"
 # How long a mod_wsgi daemon may take to finish its requests after SIGUSR1, then to shut down.
@@ -394,9 +392,18 @@ finish_switch() { # from to
 # switch record gone. The deployed record is cleared before `current` moves and written only once
 # <previous> answers healthy again: a switch-back cut off midway is reloaded and checked by the
 # next run. A previous release that is unhealthy too is logged, not fatal: it is still the better
-# of the two.
+# of the two. <previous> must be staged like any release switched to (root's record, a sealed
+# tree: time may have passed since it served, a run cut off among it); when it is not, nothing
+# changes and this returns 1 with SWITCH_BACK_REFUSED saying why.
+SWITCH_BACK_REFUSED=""
 switch_back() { # failed previous
     local failed=$1 previous=$2
+    SWITCH_BACK_REFUSED=""
+    if ! release_is_staged "$previous" any "$PYTHON"; then
+        SWITCH_BACK_REFUSED=${RELEASE_PROBLEM:-root has no record of a finished build of it}
+        event rollback "not switching back to $previous: $SWITCH_BACK_REFUSED"
+        return 1
+    fi
     step rollback "$failed -> $previous"
     clear_deployed
     point_link current "$previous"
@@ -407,7 +414,7 @@ switch_back() { # failed previous
     elif wait_serving "$previous" "$RELOAD_FRESH"; then
         mark_deployed "$previous"
     else
-        log "previous release $previous is not healthy either: $HEALTH_REPORT"
+        log "previous release $previous is not healthy either"
     fi
 }
 
@@ -422,7 +429,7 @@ settle_current() { # version why
     if wait_serving "$version" "$RELOAD_FRESH"; then
         mark_deployed "$version"
     else
-        log "$version is current but not healthy: $HEALTH_REPORT"
+        log "$version is current but not healthy"
     fi
 }
 
@@ -467,16 +474,25 @@ recover_recorded_switch() {
         step recover "$to is healthy; switch $from -> $to finished"
         return 0
     fi
+    # What the app answered goes to the events log only (see wait_serving).
     local why=$HEALTH_REPORT
     if [[ $from == none ]]; then
         step rollback "$to -> none"
         undo_first_install
         rm -f "$SYNC_SWITCHING"
-        log "$to failed its health check ($why); no previous release to go back to"
+        event recover "$to failed its health check ($why); no previous release to go back to"
+        log "$to failed its health check; no previous release to go back to"
         return 0
     fi
-    switch_back "$to" "$from"
-    step recover "$to failed its health check ($why); switched back to $from"
+    if ! switch_back "$to" "$from"; then
+        rm -f "$SYNC_SWITCHING"
+        event recover "$to failed its health check ($why); not switching back to $from: $SWITCH_BACK_REFUSED; $to stays current"
+        log "$to failed its health check; not switching back to $from: $SWITCH_BACK_REFUSED; $to stays current"
+        return 0
+    fi
+    SYNC_STEP=recover
+    event recover "$to failed its health check ($why); switched back to $from"
+    log "$to failed its health check; switched back to $from"
 }
 
 # The WSGI loader and the Apache site (mod_wsgi daemon mode, <processes> × <threads>). Written

@@ -64,6 +64,7 @@ prepare_host() {
     fi
     preflight
     ensure_users
+    migrate_earlier_layout "$PYTHON"
     ensure_layout
     prune_scripts
 }
@@ -74,13 +75,14 @@ fail_build() {
 }
 
 # A tree without root's record (a build that was killed, or one the build user tampered with)
-# is removed before a new build — unless `current` or `previous` resolves to it.
+# is removed before a new build — unless something protects it (release_protection: current,
+# previous, or either side of a switch not yet confirmed).
 clear_unfinished() {
     [[ -e $release || -L $release ]] || return 0
-    local resolved
-    resolved=$(realpath -m -- "$release")
-    if [[ $resolved == "$(link_target current)" || $resolved == "$(link_target previous)" ]]; then
-        die "releases/$version is what current or previous points at, but root has no record of a finished build of it; not touching it (switch away from it first); host unchanged"
+    local protection
+    protection=$(release_protection "$version")
+    if [[ -n $protection ]]; then
+        die "releases/$version is $protection, but root has no record of a finished build of it; not touching it (switch away from it first); host unchanged"
     fi
     stop_builder_processes
     log "removing an unfinished build of $version"
@@ -204,12 +206,31 @@ build_release() {
     BUILD_HOME=""
 }
 
+# A recorded release whose tree fails the seal check (RELEASE_PROBLEM): one nothing protects is
+# rebuilt (root drops its own record first); one current, previous or an unfinished switch needs
+# is neither used nor touched, and its record stays, so it is usable again once the cause is gone.
+keep_or_forget_record() {
+    local protection
+    protection=$(release_protection "$version")
+    if [[ -n $protection ]]; then
+        die "release $version is built but its tree fails the seal check ($RELEASE_PROBLEM); it is $protection: not using it, not rebuilding it, root's record kept — remove the cause (another hard link: find / -xdev -samefile $SYNC_RELEASES/$version/<file>) and run again; host unchanged"
+    fi
+    log "release $version is built but its tree fails the seal check ($RELEASE_PROBLEM): rebuilding it"
+    remove_record "$version"
+}
+
 main() {
     prepare_host
     step receive "$version"
     if release_is_staged "$version" "$expected_sha" "$PYTHON"; then
+        if [[ $(record_of "$version") == adopted ]]; then
+            write_record "$version" "$expected_sha"
+        fi
         step reuse "$version is already built"
     else
+        if [[ -n $RELEASE_PROBLEM ]]; then
+            keep_or_forget_record
+        fi
         clear_unfinished
         receive_bundle
         build_release
