@@ -37,10 +37,13 @@ PYTHON=$(wsgi_python) || die "cannot tell which Python $MOD_WSGI was built for"
 
 # Keep <keep> recorded releases in PEP 440 order (1.10 > 1.9), never what current or previous
 # resolves to, nor this version; trees without root's record go too (killed builds: we hold the
-# lock, none is running). Each goes record first, then out of the way by one rename, then away.
+# lock, so no build runs; a process a killed build left behind may, and is killed first, so that
+# nothing writes into what is removed). Each goes record first, then out of the way by one
+# rename, then away.
 prune() {
     local current previous olds old tree resolved keep_current keep_previous trash
     step prune "keep $keep"
+    stop_builder_processes
     current=$(current_version)
     previous=$(previous_version)
     keep_current=$(link_target current)

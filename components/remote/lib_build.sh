@@ -53,12 +53,25 @@ ensure_layout() {
 
 # Script hashes kept besides the one running (older stacks' steps may still name them).
 readonly KEEP_SCRIPT_HASHES=3
+
+# The script directories a process of root runs from, "<dir>/" a line: a deploy waiting for the
+# lock (its flock(1) parent names the script it runs again once it has the lock), or running.
+scripts_in_use() {
+    find /proc -mindepth 1 -maxdepth 1 -regex '/proc/[0-9]+' -user root -printf '%p/cmdline\0' 2>/dev/null |
+        xargs -0 -r grep -a -o -h "$SYNC_SCRIPTS/[0-9a-f]*/" 2>/dev/null | sort -u || true
+}
+
+# Older script directories beyond the newest KEEP_SCRIPT_HASHES, never one a process runs from.
 prune_scripts() {
-    local own dir kept=0
+    local own dir kept=0 in_use
     own=$(cd "$SYNC_SCRIPT_DIR" && pwd -P)
     [[ ${own%/*} == "$SYNC_SCRIPTS" ]] || return 0
+    in_use=$(scripts_in_use)
     while IFS= read -r dir; do
         [[ -n $dir && $dir != "$own" ]] || continue
+        if grep -qxF "$dir/" <<<"$in_use"; then
+            continue
+        fi
         if ((kept < KEEP_SCRIPT_HASHES)); then
             kept=$((kept + 1))
             continue
