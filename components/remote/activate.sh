@@ -32,6 +32,7 @@ SYNC_STEP=activate
 
 # stdout: exactly one line, what the host serves now ("" when it answers nothing usable).
 trap 'status=$?; printf "%s\n" "$(served_version)"; exit "$status"' EXIT
+sweep_leftovers
 
 PYTHON=$(wsgi_python) || die "cannot tell which Python $MOD_WSGI was built for"
 
@@ -48,7 +49,7 @@ prune() {
     previous=$(previous_version)
     keep_current=$(link_target current)
     keep_previous=$(link_target previous)
-    olds=$("$PYTHON" -I "$SYNC_SCRIPT_DIR/prune_order.py" "$SYNC_RELEASES" "$SYNC_BUILT" "$keep" "$current" "$previous") ||
+    olds=$("$PYTHON" -I -S "$SYNC_SCRIPT_DIR/prune_order.py" "$SYNC_RELEASES" "$SYNC_BUILT" "$keep" "$current" "$previous") ||
         die "could not work out which releases to prune"
     while IFS= read -r old; do
         [[ -n $old && $old != "$version" && $old != "$current" && $old != "$previous" ]] || continue

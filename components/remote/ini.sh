@@ -24,6 +24,7 @@ if [[ ! -d $SYNC_ROOT ]] || ! getent group "$SYNC_USER" >/dev/null; then
 fi
 with_lock "$@"
 SYNC_STEP=ini
+sweep_leftovers
 # A switch back (recover_switch) checks the release it goes to, as the stage built it for this Python.
 PYTHON=$(wsgi_python) || die "cannot tell which Python $MOD_WSGI was built for"
 

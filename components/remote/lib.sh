@@ -29,7 +29,8 @@ readonly SYNC_LOCK="$SYNC_ROOT/.deploy.lock"
 readonly SYNC_SWITCHING="$SYNC_ROOT/.switching"
 readonly SYNC_HEALTH_URL=http://127.0.0.1
 readonly MOD_WSGI=/usr/lib/apache2/modules/mod_wsgi.so
-# How long a deploy waits for another one on the same host before giving up.
+# How long a deploy waits for another one on the same host before giving up (seconds; checked
+# below, once die exists).
 SYNC_LOCK_WAIT=${SYNC_LOCK_WAIT:-120}
 # flock's exit status when it timed out waiting (no script of ours exits with it).
 readonly LOCK_TIMEOUT_STATUS=75
@@ -50,12 +51,13 @@ die() {
 }
 
 # One line per step in $SYNC_EVENTS: "<epoch seconds.ns> <step> <detail>" — the timeline that
-# tests and benchmarks read back from each host. Root-only readable: a detail may quote the app.
+# tests and benchmarks read back from each host. Never readable by others, from its first line:
+# a detail may quote the app (umask 027: whoever creates it, it is born 0640).
 event() {
     local step=$1
     shift
     if [[ -d $SYNC_ROOT ]]; then
-        printf '%s %s %s\n' "$(date +%s.%N)" "$step" "$*" >>"$SYNC_EVENTS" 2>/dev/null || true
+        (umask 027 && printf '%s %s %s\n' "$(date +%s.%N)" "$step" "$*" >>"$SYNC_EVENTS") 2>/dev/null || true
     fi
 }
 
@@ -64,6 +66,14 @@ step() {
     shift
     event "$SYNC_STEP" "$*"
     log "$*"
+}
+
+# A tunable from the environment, used in $(( )) or by flock: digits only (an arithmetic context
+# would evaluate anything else, commands included), at least <min>.
+require_count() { # name min
+    local name=$1 value=${!1}
+    [[ $value =~ ^[0-9]{1,6}$ && $value -ge $2 ]] ||
+        die "$name must be a whole number from $2 up, got '$(printable "$value" 80)'"
 }
 
 require_root() {
@@ -117,6 +127,7 @@ printable() {
     local text=${1//[^[:print:]]/?}
     printf '%s' "${text:0:$2}"
 }
+require_count SYNC_LOCK_WAIT 0
 
 # The version a link (current, previous) names, "" when it is missing.
 link_version() {
@@ -184,6 +195,22 @@ kill_all_of() { # user
 # what it wrote (it could still write through an open file or directory).
 stop_builder_processes() {
     kill_all_of "$SYNC_BUILDER"
+}
+
+# Temp files of runs that were killed before they renamed them (we hold the lock: none is in use):
+# write_file's and point_link's in /var/sync and .built (.<name>.XXXXXX, .<link>.<pid>), and the
+# loader's. Settings-derived ones among them (.ini-applied.*) must not linger either. And the
+# events log root-only, whoever created it.
+sweep_leftovers() {
+    local name
+    for name in .deployed .switching .site-applied .ini-applied .app.wsgi .current .previous; do
+        rm -f -- "$SYNC_ROOT/$name".*
+    done
+    [[ ! -d $SYNC_BUILT ]] || rm -f -- "$SYNC_BUILT"/.*.??????
+    if [[ -f $SYNC_EVENTS && ! -L $SYNC_EVENTS ]]; then
+        chown root:root "$SYNC_EVENTS"
+        chmod 0640 "$SYNC_EVENTS"
+    fi
 }
 
 # ---- Root's records of the releases it built ------------------------------------------------

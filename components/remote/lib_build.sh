@@ -23,8 +23,9 @@ preflight() {
         die "preflight: unshare cannot give the build its own network, IPC and mount namespaces (a container without CAP_SYS_ADMIN?)"
     PYTHON=$(wsgi_python) || die "preflight: cannot tell which Python $MOD_WSGI was built for"
     [[ -x $PYTHON ]] || die "preflight: mod_wsgi is built for $PYTHON, which is not installed"
-    # -I: isolated; a plain -c would also search the cwd. The venv needs only the standard library.
-    "$PYTHON" -I -c 'import sysconfig, zipfile' 2>/dev/null || die "preflight: $PYTHON does not run"
+    # Root's Python runs -I -S: no environment, no cwd on the path, no site (no .pth of any
+    # site-packages runs as root). The venv needs only the standard library.
+    "$PYTHON" -I -S -c 'import sysconfig, zipfile' 2>/dev/null || die "preflight: $PYTHON does not run"
 }
 
 # The service user the app runs as, and the build user releases are built as.
@@ -210,7 +211,7 @@ ensure_uv() { # wheelhouse
         die "$SYNC_UV_WHEEL has sha256 $actual, expected $SYNC_UV_SHA256; host unchanged"
     tmp=$(mktemp -d "$SYNC_TOOLS/.uv.XXXXXX")
     chmod 0755 "$tmp"
-    if ! "$PYTHON" -I -c 'import shutil, sys, zipfile
+    if ! "$PYTHON" -I -S -c 'import shutil, sys, zipfile
 with zipfile.ZipFile(sys.argv[1]) as wheel, wheel.open(sys.argv[2]) as src, open(sys.argv[3], "xb") as dst:
     shutil.copyfileobj(src, dst)' "$wheel" "uv-$SYNC_UV_VERSION.data/scripts/uv" "$tmp/uv" >&2; then
         rm -rf "$tmp"

@@ -17,11 +17,16 @@ readonly SYNC_SITE_APPLIED="$SYNC_ROOT/.site-applied"
 # The site sets both; a reload waits for their sum (and a margin) per daemon.
 readonly SYNC_WSGI_GRACEFUL_TIMEOUT=30
 readonly SYNC_WSGI_SHUTDOWN_TIMEOUT=30
-# How long a reloaded host has to serve the expected version.
+# How long a reloaded host has to serve the expected version (seconds).
 SYNC_HEALTH_WAIT=${SYNC_HEALTH_WAIT:-60}
 # Consecutive definitive answers (the version serves but reports itself unhealthy, with a reason;
 # or a freshly started daemon serves another version) after which a health check gives up early.
 SYNC_HEALTH_GIVE_UP=${SYNC_HEALTH_GIVE_UP:-5}
+require_count SYNC_HEALTH_WAIT 1
+require_count SYNC_HEALTH_GIVE_UP 1
+# The most of an answer of the app root reads (/__version__, /__heartbeat__): a longer one counts
+# as no usable answer.
+readonly SYNC_PROBE_MAX=4096
 
 # Apache's own config test, run once; on failure its last lines are left in APACHE_ERRORS.
 APACHE_ERRORS=""
@@ -199,28 +204,37 @@ reload_app() {
     RELOAD_FRESH=yes
 }
 
-# One HTTP GET of the local site: sets PROBE_STATUS (000: no answer) and PROBE_BODY.
+# One HTTP GET of the local site: sets PROBE_STATUS (000: no answer; "long": more than
+# SYNC_PROBE_MAX bytes, of which no more is read) and PROBE_BODY. Root's curl reads no curlrc (-q)
+# and takes no proxy from the environment (--noproxy '*'): it asks this host, and only it.
 PROBE_STATUS=""
 PROBE_BODY=""
 probe() {
     local out
-    out=$(curl -sS --max-time 5 -o - -w '\n%{http_code}' "$SYNC_HEALTH_URL$1" 2>/dev/null || true)
+    out=$(curl -q -sS --noproxy '*' --max-time 5 -o - -w '\n%{http_code}' "$SYNC_HEALTH_URL$1" 2>/dev/null |
+        head -c "$((SYNC_PROBE_MAX + 5))" | tr -d '\0' || true)
+    if ((${#out} > SYNC_PROBE_MAX + 4)); then
+        PROBE_STATUS=long
+        PROBE_BODY=""
+        return 0
+    fi
     PROBE_STATUS=${out##*$'\n'}
     PROBE_BODY=${out%$'\n'*}
     [[ $PROBE_STATUS =~ ^[0-9]{3}$ ]] || PROBE_STATUS=000
     [[ $out == *$'\n'* ]] || PROBE_BODY=""
 }
 
-# The version the host serves, or "" when it answers nothing usable.
+# The version the host serves, or "" when what it answers does not read as a version.
 served_version() {
     probe /__version__
-    if [[ $PROBE_STATUS == 200 ]]; then
-        printable "$PROBE_BODY" 64
+    if [[ $PROBE_STATUS == 200 && $PROBE_BODY =~ $SYNC_VERSION_RE ]]; then
+        printf '%s\n' "$PROBE_BODY"
     fi
 }
 
 # Wait until every daemon serves <version> and its heartbeat is healthy. Gives up early on a
-# definitive answer: the version serves but its heartbeat reports a reason it is unhealthy, or
+# definitive answer: the version serves but its heartbeat reports a reason it is unhealthy (or
+# answers more than root reads), or
 # (with fresh=yes: every daemon was started after the switch) another version is served. Leaves a
 # description of what failed in HEALTH_REPORT.
 HEALTH_REPORT=""
@@ -237,6 +251,8 @@ wait_serving() {
             version_answer="serves '$served'"
         elif [[ $PROBE_STATUS == 000 ]]; then
             version_answer="does not answer"
+        elif [[ $PROBE_STATUS == long ]]; then
+            version_answer="answers more than $SYNC_PROBE_MAX bytes to /__version__"
         else
             version_answer="answers HTTP $PROBE_STATUS to /__version__"
         fi
@@ -246,6 +262,7 @@ wait_serving() {
             reason=$(printable "${BASH_REMATCH[1]}" 200)
         fi
         heartbeat="heartbeat HTTP $PROBE_STATUS"
+        [[ $PROBE_STATUS != long ]] || heartbeat="heartbeat answers more than $SYNC_PROBE_MAX bytes"
         [[ -z $reason ]] || heartbeat+=": $reason"
         HEALTH_REPORT="host $version_answer, $heartbeat"
         if [[ $served == "$version" && $PROBE_STATUS == 200 ]]; then
@@ -254,7 +271,7 @@ wait_serving() {
                 return 0
             fi
         fi
-        if [[ $served == "$version" && $PROBE_STATUS =~ ^[45] && -n $reason ]]; then
+        if [[ $served == "$version" && ($PROBE_STATUS =~ ^[45] && -n $reason || $PROBE_STATUS == long) ]]; then
             unhealthy=$((unhealthy + 1))
         else
             unhealthy=0
@@ -264,13 +281,17 @@ wait_serving() {
         else
             wrong=0
         fi
+        # The report quotes the app: it goes to the events log (root-only) and to the caller's
+        # final error line, never to another line of the step's output.
         if ((unhealthy >= SYNC_HEALTH_GIVE_UP || wrong >= SYNC_HEALTH_GIVE_UP)); then
-            log "expected version $version: $HEALTH_REPORT (the same answer $SYNC_HEALTH_GIVE_UP times in a row)"
+            event unhealthy "expected version $version: $HEALTH_REPORT (the same answer $SYNC_HEALTH_GIVE_UP times in a row)"
+            log "expected version $version: not healthy (the same answer $SYNC_HEALTH_GIVE_UP times in a row)"
             return 1
         fi
         if ((SECONDS >= deadline)); then
             HEALTH_REPORT+=" (after ${SYNC_HEALTH_WAIT}s)"
-            log "expected version $version: $HEALTH_REPORT"
+            event unhealthy "expected version $version: $HEALTH_REPORT"
+            log "expected version $version: not healthy after ${SYNC_HEALTH_WAIT}s"
             return 1
         fi
         sleep 0.3

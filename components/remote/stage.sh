@@ -66,6 +66,7 @@ prepare_host() {
     ensure_users
     migrate_earlier_layout "$PYTHON"
     ensure_layout
+    sweep_leftovers
     prune_scripts
 }
 
