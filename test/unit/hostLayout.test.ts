@@ -4,13 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { releaseArtifactFrom, sdistFileName } from "../../components/artifacts";
 import { versionProblem } from "../../components/config";
-import {
-    LAYOUT_FILE,
-    hostLayoutValue,
-    hostPath,
-    hostPattern,
-    parseLayout,
-} from "../../components/hostLayout";
+import { LAYOUT_FILE, hostLayoutValue, hostPath, hostPattern, parseLayout } from "../../components/hostLayout";
 import { hostScripts } from "../../components/hostScripts";
 import { addUvWheel } from "./fixtures";
 
