@@ -28,11 +28,14 @@ import {
 } from "./engineHarness";
 import { REPO } from "../../scripts/lib/localStack";
 import { stageSampleApp } from "../../release/sampleApp";
+import { hookRelease, pinningHook } from "../fleet/hookRelease";
 
 jest.setTimeout(900_000);
 
 const SENTINEL = "S3NT1NEL-engine-9d41c7";
 let stack: EngineStack;
+/** The sample releases build-releases.sh made (the base of hostile ones). */
+let releasesDir: string;
 let names: string[];
 let address: Record<string, string>;
 
@@ -168,6 +171,7 @@ async function previewChanges(): Promise<Record<string, string[]>> {
 beforeAll(async () => {
     const releases = path.join(os.tmpdir(), `sync-engine-releases-${process.pid}`);
     await runOk(path.join(REPO, "scripts/build-releases.sh"), [releases]);
+    releasesDir = releases;
     // The stack's artifact folder: the good releases, the wheelhouse, and one broken release
     // (3.1 serves the wrong version) as if Ops had pinned it by mistake.
     const artifacts = path.join(os.tmpdir(), `sync-engine-artifacts-${process.pid}`);
@@ -705,6 +709,45 @@ describe("the local stack under the Pulumi engine", () => {
         await expectAllServe("2.0");
         // what the cut upload left on the host is gone by the end of the next stage
         expect(await onHost("sync-1", "ls -A /var/sync/dist")).toBe("");
+    });
+
+    test("(25) a release that leaves app-user processes behind, then a clean one: the roll-forward does not wait, nothing of the earlier release survives", async () => {
+        // 7.1's wheel has a .pth that, in the app user's processes only, leaves a detached process
+        // named `(wsgi:sync)` that ignores USR1/TERM/HUP/INT and keeps /etc/sync.ini open
+        const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "sync-engine-pin-"));
+        const pinning = await hookRelease(releasesDir, scratch, "7.1", "sync_pin_host", pinningHook("7.1"));
+        fs.copyFileSync(pinning.sdistPath, path.join(stack.artifactDir, path.basename(pinning.sdistPath)));
+        for (const wheel of fs.readdirSync(pinning.wheelhousePath as string)) {
+            const into = path.join(stack.artifactDir, "wheelhouse", wheel);
+            if (!fs.existsSync(into)) {
+                fs.copyFileSync(path.join(pinning.wheelhousePath as string, wheel), into);
+            }
+        }
+        const pinned = async (name: string): Promise<string> =>
+            (await onHost(name, "pgrep -u sync -f 'sync-pin-7\\.1$' || true")).trim();
+        await stack.setConfig("sync:version", "7.1");
+        const rolledIn = await stack.up();
+        expect(rolledIn.code).toBe(0);
+        await expectAllServe("7.1");
+        for (const name of names) {
+            expect(await waitOnHost(name, "[ $(pgrep -u sync -f 'sync-pin-7\\.1$' | wc -l) -ge 2 ]", 30)).toBe(true);
+        }
+        await stack.setConfig("sync:version", "1.11");
+        const forward = await stack.up();
+        expect(forward.code).toBe(0);
+        await expectAllServe("1.11");
+        // three waves of a switch and a reload each; at f5dba13 a reload waited 70 s for each of
+        // these processes, then failed the roll-forward
+        expect(forward.seconds).toBeLessThan(120);
+        for (const name of names) {
+            expect([name, await pinned(name)]).toEqual([name, ""]);
+            // no process of the app user but the Apache master's daemons and their children
+            const strays = await onHost(
+                name,
+                "m=$(pgrep -o -u root -x apache2); ps -u sync -o pid=,ppid=,args= | awk -v m=\"$m\" '$2 != m' || true",
+            );
+            expect([name, strays.trim()]).toEqual([name, ""]);
+        }
     });
 
     test("the sample app from source to every host in two commands: npm run release into an empty folder, then up", async () => {

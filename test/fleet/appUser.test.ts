@@ -10,7 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import { ReleaseArtifact } from "../../components/artifacts";
 import { bootstrap, brokenRelease, buildReleases, Host, hosts, INI_1, release } from "./hostHarness";
-import { hookRelease } from "./hookRelease";
+import { hookRelease, pinningHook } from "./hookRelease";
 import { error, expectServing, lastLine, staged } from "./steps";
 
 let dir: string;
@@ -19,42 +19,6 @@ let scratch: string;
 let pinning: ReleaseArtifact;
 
 const PINNING_VERSION = "7.1";
-
-// The detached process: a session of its own, the name the reload used to wait for, every signal
-// it may ignore ignored, /etc/sync.ini open for good.
-const PINNED = String.raw`
-import signal, time
-for s in (signal.SIGUSR1, signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-    signal.signal(s, signal.SIG_IGN)
-held = open("/etc/sync.ini")
-while True:
-    time.sleep(3600)
-`;
-
-// In the app user's processes only: three seconds after the interpreter starts (a daemon's start:
-// after the reload that started it is done), double-fork and exec the detached process above.
-const PIN = String.raw`import os, pwd, threading, time
-PINNED = ${JSON.stringify(PINNED)}
-def _pin():
-    time.sleep(3)
-    child = os.fork()
-    if child:
-        os.waitpid(child, 0)
-        return
-    os.setsid()
-    if os.fork():
-        os._exit(0)
-    devnull = os.open("/dev/null", os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(devnull, fd)
-    os.execv("/usr/bin/python3", ["(wsgi:sync)", "-I", "-S", "-c", PINNED, "sync-pin-${PINNING_VERSION}"])
-try:
-    app_user = os.getuid() == pwd.getpwnam("sync").pw_uid
-except KeyError:
-    app_user = False
-if app_user:
-    threading.Thread(target=_pin, daemon=True).start()
-`;
 
 /** Every process of the app user, as "<pid>:<start time>" (a pid reused later is another process). */
 async function appUserProcesses(): Promise<string[]> {
@@ -118,7 +82,7 @@ beforeAll(async () => {
     h = hosts()[2];
     dir = await buildReleases();
     scratch = fs.mkdtempSync(path.join(os.tmpdir(), "sync-app-user-"));
-    pinning = await hookRelease(dir, scratch, PINNING_VERSION, "sync_pin_host", PIN);
+    pinning = await hookRelease(dir, scratch, PINNING_VERSION, "sync_pin_host", pinningHook(PINNING_VERSION));
     await bootstrap(h, dir, "1.1.4");
     await h.sh(`rm -rf /var/sync/releases/${PINNING_VERSION} /var/sync/.built/${PINNING_VERSION}`);
 });
