@@ -101,7 +101,7 @@ test("Pulumi.local.yaml's header says where the fleet's servers, key and secrets
         .split("\n")
         .filter((line) => line.startsWith("#"))
         .join("\n");
-    for (const script of ["scripts/local-up.sh", "scripts/local-stack.ts"]) {
+    for (const script of ["scripts/local-up.sh", "scripts/local-stack.sh"]) {
         expect(header).toContain(script);
         expect(fs.existsSync(path.join(REPO, script))).toBe(true);
     }
