@@ -63,6 +63,11 @@ interface StepSpec {
     logging: "stdoutAndStderr" | "none";
     /** Why the step must run although its inputs did not change (the host drifted); [] in sync. */
     drift: string[];
+    /**
+     * The host was seen holding what the step would make (the release built and sealed, the
+     * scripts installed): the step keeps what the state has and does not run.
+     */
+    done?: boolean;
 }
 
 /**
@@ -104,6 +109,11 @@ export class SyncServer extends pulumi.ComponentResource {
     private readonly target: pulumi.Output<HostTarget>;
     /** Which steps the host's drift makes run. */
     private readonly drift: Drift;
+    /**
+     * The host was read before planning and holds this release built and sealed from this sdist,
+     * with the stack's scripts: its stage has nothing to do (a rollback to a kept release is a swap).
+     */
+    private readonly holdsRelease: boolean;
     /** The identity a preview shows: address, user, port, host key fingerprint (and instance). */
     private readonly hostShown: pulumi.Output<Record<string, string>>;
 
@@ -119,6 +129,7 @@ export class SyncServer extends pulumi.ComponentResource {
         this.drift = observed
             ? driftOf(observed, { version: args.release.version, scriptsHash: hostScriptsHash() })
             : { stage: [], ini: [], activate: [] };
+        this.holdsRelease = observed?.staged === "yes" && observed.scripts === "yes";
 
         const host = this.locateHost(name);
         this.ec2 = host.ec2;
@@ -211,6 +222,7 @@ export class SyncServer extends pulumi.ComponentResource {
             secretOutputs: [],
             logging: "stdoutAndStderr",
             drift: this.drift.stage,
+            done: this.holdsRelease,
         });
     }
 
@@ -279,7 +291,12 @@ export class SyncServer extends pulumi.ComponentResource {
                 additionalSecretOutputs: ["stdin", ...step.secretOutputs],
                 hideDiffs: ["stdin"],
                 // In sync (or not read), the last drift note stays as the state has it: no change.
-                ignoreChanges: step.drift.length > 0 ? [] : ["environment.observed"],
+                // Done already on the host: nothing of it changes.
+                ignoreChanges: step.done
+                    ? ["environment", "stdin"]
+                    : step.drift.length > 0
+                      ? []
+                      : ["environment.observed"],
                 customTimeouts: { create: deadline, update: deadline, delete: deadline },
             },
         );

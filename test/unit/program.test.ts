@@ -659,3 +659,118 @@ describe("rollout in two phases", () => {
         ]);
     });
 });
+
+describe("hosts read before planning (observations fed to the program)", () => {
+    const IN_SYNC = {
+        current: "1.1.4",
+        sealed: "yes",
+        deployed: "1.1.4",
+        switching: "no",
+        serves: "1.1.4",
+        staged: "yes",
+        scripts: "yes",
+        ini: "applied",
+    };
+    let artifactDir: string;
+
+    /** The program with observation on, every host answering as `answers` says (by server name). */
+    async function observed(
+        answers: Record<string, Partial<typeof IN_SYNC> | { error: string }>,
+        overrides: Record<string, unknown> = {},
+    ): Promise<ProgramRun> {
+        jest.doMock("../../components/observe", () => {
+            const actual = jest.requireActual("../../components/observe");
+            return {
+                ...actual,
+                observeFleet: async (targets: { server: string }[]) =>
+                    targets.map(({ server }) => {
+                        const answer = answers[server] ?? {};
+                        return "error" in answer
+                            ? { server, at: "2026-12-07T20:00:00Z", error: answer.error }
+                            : { server, at: "2026-12-07T20:00:00Z", observed: { ...IN_SYNC, ...answer } };
+                    }),
+            };
+        });
+        try {
+            return await runProgram(prodConfig(artifactDir, { "sync:observe": true, ...overrides }), SECRET_KEYS);
+        } finally {
+            jest.dontMock("../../components/observe");
+        }
+    }
+
+    beforeAll(() => {
+        artifactDir = makeArtifactDir(["1.1.4", "1.1.5"]);
+    });
+
+    test("a host in sync: no step carries a note, each keeps the state's (a no-op plans nothing); the outputs say what it served and when", async () => {
+        const run = await observed({});
+        for (const server of SERVERS) {
+            for (const step of ["ini", "activate"]) {
+                const resource = named(run, `sync-${server}-${step}`);
+                expect([step, resource.inputs.environment.observed, resource.opts.ignoreChanges]).toEqual([
+                    step,
+                    undefined,
+                    ["environment.observed"],
+                ]);
+            }
+        }
+        expect(run.outputs.observed).toEqual(
+            Object.fromEntries(SERVERS.map((server) => [server, "1.1.4 at 2026-12-07T20:00:00Z"])),
+        );
+    });
+
+    test("drift gives only that host's repairing steps a note with why and when, and lets them change", async () => {
+        const run = await observed({
+            sync2: { current: "1.1.5", serves: "1.1.5" },
+            sync3: { ini: "changed" },
+        });
+        const notes = Object.fromEntries(
+            run.resources
+                .filter((r) => r.type === LOCAL && r.inputs.environment?.observed !== undefined)
+                .map((r) => [r.name, [r.inputs.environment.observed, r.opts.ignoreChanges]]),
+        );
+        expect(notes).toEqual({
+            "sync-sync2-activate": [
+                "current 1.1.5, serves 1.1.5, expected 1.1.4 (the last deploy) (observed 2026-12-07T20:00:00Z)",
+                [],
+            ],
+            "sync-sync3-ini": ["/etc/sync.ini changed on the host (observed 2026-12-07T20:00:00Z)", []],
+        });
+    });
+
+    test("a host that could not be read: one warning naming it and why; planned from the state alone", async () => {
+        const run = await observed({ sync3: { error: "no answer within 30s (frozen, overloaded or cut off?)" } });
+        expect(run.warnings.filter((w) => w.includes("not observed"))).toEqual([
+            expect.stringContaining(
+                "sync3: not observed (no answer within 30s (frozen, overloaded or cut off?)); planned from the state alone",
+            ),
+        ]);
+        expect(run.outputs.observed).toMatchObject({
+            sync3: "not observed at 2026-12-07T20:00:00Z: no answer within 30s (frozen, overloaded or cut off?)",
+        });
+        for (const step of STEPS) {
+            expect(named(run, `sync-sync3-${step}`).inputs.environment.observed).toBeUndefined();
+        }
+    });
+
+    test("a rollback to a release the host holds built is a swap: its stage keeps what the state has and does not run", async () => {
+        // 1.1.5 pinned, and every host was seen holding it built (and the stack's scripts)
+        const run = await observed({}, { "sync:version": "1.1.5" });
+        for (const server of SERVERS) {
+            expect(named(run, `sync-${server}-stage`).opts.ignoreChanges).toEqual(["environment", "stdin"]);
+            // the activation switches: its inputs change as usual
+            expect(named(run, `sync-${server}-activate`).opts.ignoreChanges).toEqual(["environment.observed"]);
+        }
+        // not built on a host (or its scripts gone): that host's stage runs
+        const partly = await observed(
+            { sync1: { staged: "no" }, sync2: { scripts: "no" } },
+            { "sync:version": "1.1.5" },
+        );
+        expect(SERVERS.map((server) => [server, named(partly, `sync-${server}-stage`).opts.ignoreChanges])).toEqual([
+            ["sync1", ["environment.observed"]],
+            // the scripts gone from a deployed host is drift: the note says so, and the stage runs
+            ["sync2", []],
+            ["sync3", ["environment", "stdin"]],
+        ]);
+    });
+});
