@@ -364,6 +364,7 @@ async function fleet8(layout: Layout, out: string, releases: string, heavy: stri
     // P3 for the heavy app (pandas + scipy in the wheelhouse), a stack of its own on the same hosts.
     let p3Heavy: Record<string, unknown>[] = [];
     let p3HeavyUps: UpAnalysis[] = [];
+    let observationHeavy: Record<string, unknown> | undefined;
     if (heavy !== "-") {
         const heavyWork = path.join(path.dirname(out), `stack8-heavy-${layout.name}`);
         fs.rmSync(heavyWork, { recursive: true, force: true });
@@ -376,6 +377,17 @@ async function fleet8(layout: Layout, out: string, releases: string, heavy: stri
             [2, h3],
             [8, h4],
         ]));
+        if (layout.observes) {
+            // The read again, the heavy app current: it checks the current and the wanted
+            // release's trees file by file (components/local/observe-host.sh), so it grows with them.
+            log("the read before planning, the heavy app current");
+            observationHeavy = {
+                ...(await observationCost(fleet, heavy, h4)),
+                version: h4,
+                filesPerRelease: Number((await onHost(fleet.names[0], `find /var/sync/releases/${h4} | wc -l`)).trim()),
+            };
+            log(JSON.stringify(observationHeavy));
+        }
     }
 
     fs.writeFileSync(
@@ -399,6 +411,7 @@ async function fleet8(layout: Layout, out: string, releases: string, heavy: stri
                     unobserved,
                 },
                 observation,
+                observationHeavy,
                 P3: p3,
                 P3heavy: p3Heavy,
                 P2: p2Summary([upgrade], [rollback]),

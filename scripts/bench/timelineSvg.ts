@@ -116,7 +116,7 @@ export function timelineSvg(up: UpAnalysis, title: string): string {
     Object.entries(STEP_COLOURS)
         .filter(([name]) => name !== "probe-activate")
         .forEach(([name, colour], index) => {
-            const lx = left + index * 120;
+            const lx = left + index * 150;
             parts.push(
                 `<rect x="${lx}" y="${stepsLine + 6}" width="10" height="4" fill="${colour}"/>`,
                 `<text x="${lx + 13}" y="${stepsLine + 9}">${name === "probe-stage" ? "probe" : name} (engine step)</text>`,
