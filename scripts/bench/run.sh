@@ -23,8 +23,8 @@
 # in $out/old), so edits made while the bench runs don't leak into it.
 set -euo pipefail
 
-# The whole script is read before it runs (a function), so an edit made while the bench runs
-# can't shift what bash reads next.
+# The whole script is read before it runs (a function, then `exit` on the same line as its call),
+# so an edit made while the bench runs can't shift what bash reads next.
 main() {
   cd "$(dirname "$0")/../.."
   repo=$PWD
@@ -71,6 +71,7 @@ main() {
     fleet "$1" stop >/dev/null 2>&1 || true
     fleet "$1" start "$2" >/dev/null
   }
+  # shellcheck disable=SC2317 # run by the EXIT trap
   cleanup() {
     fleet "$F3" stop >/dev/null 2>&1 || true
     fleet "$F8" stop >/dev/null 2>&1 || true
@@ -117,11 +118,13 @@ main() {
     done < <(SYNC_BENCH_GIT_DIR=$repo scripts/bench/old-layout.sh "$out")
     tree[old]=$SYNC_BENCH_OLD_TREE
   fi
-  echo "== the compiled trees (tsc), for the figures that also run compiled"
-  for layout in $layouts; do
-    compile "${tree[$layout]}"
-    compiled[$layout]=${tree[$layout]}/bin/bench
-  done
+  if has mocks || has fleet8 || has previews; then
+    echo "== the compiled trees (tsc), for the figures that also run compiled"
+    for layout in $layouts; do
+      compile "${tree[$layout]}"
+      compiled[$layout]=${tree[$layout]}/bin/bench
+    done
+  fi
   mark prepare
 
   if has mocks; then
@@ -188,4 +191,4 @@ main() {
   fi
 }
 
-main "$@"
+main "$@"; exit
