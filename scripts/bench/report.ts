@@ -426,11 +426,10 @@ deployer and every host share 2 CPUs, and ${obs.hosts} at once took ${r2(obs.all
     : `_${NA} in this run._`;
 const obsHeavy = e8.new?.observationHeavy;
 const observationHeavyText = obsHeavy
-    ? `The same read with the heavy app current (release ${obsHeavy.version}, ${obsHeavy.filesPerRelease} files a release on
-a host): one host alone from cold **${r2(obsHeavy.perHostColdSeconds)} s**, with its login up ${r2(obsHeavy.perHostWarmSeconds)} s, all ${obsHeavy.hosts} at
-once ${r2(obsHeavy.allAtOnceSeconds)} s; projected at 200 servers ${r2(obsHeavy.projected200Seconds)} s. The host's side checks the current
-release's tree and the wanted one's file by file (root's, not writable by others), so the read grows
-with the releases' size.`
+    ? `The same read with the heavy app current (release ${obsHeavy.version}, ${obsHeavy.filesPerRelease} files a release on a host; the
+host's side checks the current release's tree and the wanted one's file by file): one host alone
+from cold **${r2(obsHeavy.perHostColdSeconds)} s**${obs ? ` (${r2(obs.perHostColdSeconds)} s with the sample app)` : ""}, with its login up ${r2(obsHeavy.perHostWarmSeconds)} s, all ${obsHeavy.hosts} at once
+${r2(obsHeavy.allAtOnceSeconds)} s; projected at 200 servers ${r2(obsHeavy.projected200Seconds)} s.`
     : "";
 
 // ---- logins: sharing one master a host vs a login a step
