@@ -86,18 +86,3 @@ export function hostPattern(name: string): RegExp {
     }
     return new RegExp(value);
 }
-
-/**
- * Where the stack uploads a release's bundle: relative to the deploy user's home, where SFTP and
- * the SSH session start (bootstrap.sh and stage.sh read it from the same name).
- */
-export function bundleRemotePath(version: string): string {
-    if (!hostPattern("SYNC_VERSION_RE").test(version)) {
-        throw new Error(`bad release version ${JSON.stringify(version)}`);
-    }
-    const uploads = hostLayoutValue("SYNC_UPLOADS");
-    if (uploads.startsWith("/") || uploads.split("/").includes("..")) {
-        throw new Error(`${path.basename(LAYOUT_FILE)} does not set SYNC_UPLOADS to a path inside the home directory`);
-    }
-    return `${uploads}/${hostLayoutValue("SYNC_RELEASE_PREFIX")}${version}${hostLayoutValue("SYNC_BUNDLE_SUFFIX")}`;
-}

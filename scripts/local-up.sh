@@ -7,7 +7,7 @@
 # into .artifacts/), starts the fleet, then runs scripts/local-stack.ts up: Pulumi's own output,
 # then each host with the version it serves.
 # The stack (project copy, stack file, file backend) lives in <fleet state>/stack; operate it with
-#   npx ts-node scripts/local-stack.ts preview|up|refresh|destroy|pulumi ARGS...
+#   scripts/local-stack.sh preview|up|refresh|destroy|pulumi ARGS...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

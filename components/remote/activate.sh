@@ -32,20 +32,24 @@ SYNC_STEP=activate
 
 # stdout: exactly one line, what the host serves now ("" when it answers nothing usable).
 trap 'status=$?; printf "%s\n" "$(served_version)"; exit "$status"' EXIT
+sweep_leftovers
 
 PYTHON=$(wsgi_python) || die "cannot tell which Python $MOD_WSGI was built for"
 
 # Keep <keep> recorded releases in PEP 440 order (1.10 > 1.9), never what current or previous
 # resolves to, nor this version; trees without root's record go too (killed builds: we hold the
-# lock, none is running). Each goes record first, then out of the way by one rename, then away.
+# lock, so no build runs; a process a killed build left behind may, and is killed first, so that
+# nothing writes into what is removed). Each goes record first, then out of the way by one
+# rename, then away.
 prune() {
     local current previous olds old tree resolved keep_current keep_previous trash
     step prune "keep $keep"
+    stop_builder_processes
     current=$(current_version)
     previous=$(previous_version)
     keep_current=$(link_target current)
     keep_previous=$(link_target previous)
-    olds=$("$PYTHON" -I "$SYNC_SCRIPT_DIR/prune_order.py" "$SYNC_RELEASES" "$SYNC_BUILT" "$keep" "$current" "$previous") ||
+    olds=$("$PYTHON" -I -S "$SYNC_SCRIPT_DIR/prune_order.py" "$SYNC_RELEASES" "$SYNC_BUILT" "$keep" "$current" "$previous") ||
         die "could not work out which releases to prune"
     while IFS= read -r old; do
         [[ -n $old && $old != "$version" && $old != "$current" && $old != "$previous" ]] || continue
@@ -59,7 +63,8 @@ prune() {
         rm -rf "$trash"
     done <<<"$olds"
     # Leftovers of killed runs (we hold the lock: none of them is in use).
-    for old in "$SYNC_RELEASES"/.trash.* "$SYNC_DIST"/.extract.* "$SYNC_TOOLS"/.uv.* "$SYNC_TOOLS"/.home.*; do
+    for old in "$SYNC_RELEASES"/.trash.* "$SYNC_DIST"/.extract.* "$SYNC_TOOLS"/.uv.* "$SYNC_TOOLS"/.home.* \
+        "$SYNC_TOOLS"/.output.*; do
         rm -rf "$old"
     done
     # Records of releases that are gone.
@@ -104,7 +109,8 @@ switch_release() {
 roll_back() {
     local why=$1
     if [[ -n $before ]]; then
-        switch_back "$version" "$before"
+        switch_back "$version" "$before" ||
+            die "$version failed its health check ($why); not switching back to $before: $SWITCH_BACK_REFUSED; $version stays current"
         die "$version failed its health check ($why); switched back to $before"
     fi
     undo_first_install
@@ -117,8 +123,11 @@ main() {
     recover_switch
     apply_site "$processes" "$threads"
     SYNC_STEP=activate
-    release_is_staged "$version" "$expected_sha" "$PYTHON" ||
+    if ! release_is_staged "$version" "$expected_sha" "$PYTHON"; then
+        [[ -z $RELEASE_PROBLEM ]] ||
+            die "release $version is built but its tree fails the seal check ($RELEASE_PROBLEM): not switching to it; root's record kept"
         die "release $version is not staged on this host (no record of a finished, sealed build); its stage step must run first — replace it: pulumi up --target-replace <the server's -stage URN>"
+    fi
     before=$(current_version)
     if [[ $before == "$version" ]]; then
         confirm_current

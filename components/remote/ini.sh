@@ -24,6 +24,9 @@ if [[ ! -d $SYNC_ROOT ]] || ! getent group "$SYNC_USER" >/dev/null; then
 fi
 with_lock "$@"
 SYNC_STEP=ini
+sweep_leftovers
+# A switch back (recover_switch) checks the release it goes to, as the stage built it for this Python.
+PYTHON=$(wsgi_python) || die "cannot tell which Python $MOD_WSGI was built for"
 
 # Leftovers of killed runs (temp files, and the backups earlier versions kept) hold settings,
 # secrets included: none may survive. We hold the lock, so none of them is in use.

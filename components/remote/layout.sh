@@ -17,8 +17,8 @@ readonly SYNC_BUILT="$SYNC_ROOT/.built"
 readonly SYNC_TOOLS="$SYNC_ROOT/tools"
 # Root's private copies of uploaded bundles while they are checked and unpacked.
 readonly SYNC_DIST="$SYNC_ROOT/dist"
-# Where the stack uploads release bundles: relative to the deploy user's home (where SFTP starts),
-# so a non-root deploy user can upload to a bare host before anything else exists.
+# Where earlier versions of the stack uploaded release bundles, relative to the deploy user's home:
+# the stage sweeps what they left (the bundle now travels on the stage's own session).
 readonly SYNC_UPLOADS=.sync-release
 # A release's files: the sdist <prefix><version><sdist suffix> (as setuptools names it) and the
 # bundle the stack uploads, <prefix><version><bundle suffix>: one uncompressed tar holding the

@@ -25,9 +25,12 @@ readonly SYNC_USER=sync
 readonly SYNC_BUILDER=sync-build
 readonly SYNC_EVENTS="$SYNC_ROOT/events.log"
 readonly SYNC_LOCK="$SYNC_ROOT/.deploy.lock"
+# "<from> <to>" while a switch of `current` is not yet confirmed healthy ("none": no release).
+readonly SYNC_SWITCHING="$SYNC_ROOT/.switching"
 readonly SYNC_HEALTH_URL=http://127.0.0.1
 readonly MOD_WSGI=/usr/lib/apache2/modules/mod_wsgi.so
-# How long a deploy waits for another one on the same host before giving up.
+# How long a deploy waits for another one on the same host before giving up (seconds; checked
+# below, once die exists).
 SYNC_LOCK_WAIT=${SYNC_LOCK_WAIT:-120}
 # flock's exit status when it timed out waiting (no script of ours exits with it).
 readonly LOCK_TIMEOUT_STATUS=75
@@ -48,12 +51,13 @@ die() {
 }
 
 # One line per step in $SYNC_EVENTS: "<epoch seconds.ns> <step> <detail>" — the timeline that
-# tests and benchmarks read back from each host. Root-only readable: a detail may quote the app.
+# tests and benchmarks read back from each host. Never readable by others, from its first line:
+# a detail may quote the app (umask 027: whoever creates it, it is born 0640).
 event() {
     local step=$1
     shift
     if [[ -d $SYNC_ROOT ]]; then
-        printf '%s %s %s\n' "$(date +%s.%N)" "$step" "$*" >>"$SYNC_EVENTS" 2>/dev/null || true
+        (umask 027 && printf '%s %s %s\n' "$(date +%s.%N)" "$step" "$*" >>"$SYNC_EVENTS") 2>/dev/null || true
     fi
 }
 
@@ -62,6 +66,14 @@ step() {
     shift
     event "$SYNC_STEP" "$*"
     log "$*"
+}
+
+# A tunable from the environment, used in $(( )) or by flock: digits only (an arithmetic context
+# would evaluate anything else, commands included), at least <min>.
+require_count() { # name min
+    local name=$1 value=${!1}
+    [[ $value =~ ^[0-9]{1,6}$ && $value -ge $2 ]] ||
+        die "$name must be a whole number from $2 up, got '$(printable "$value" 80)'"
 }
 
 require_root() {
@@ -115,6 +127,7 @@ printable() {
     local text=${1//[^[:print:]]/?}
     printf '%s' "${text:0:$2}"
 }
+require_count SYNC_LOCK_WAIT 0
 
 # The version a link (current, previous) names, "" when it is missing.
 link_version() {
@@ -160,6 +173,46 @@ write_file() { # file content [mode]
     sync "${file%/*}"
 }
 
+# Every process of <user> killed, however many it starts. kill(-1) sent as that user reaches every
+# process of the user in one pass: the kernel walks the process list under a lock that fork()
+# needs too, so a fork-and-exit chain cannot slip past it the way it slips past a pgrep-then-kill
+# loop. Signal first, then look: pgrep itself can miss such a chain (it reads /proc while the
+# chain moves on to a new pid), so a loop that only signals what pgrep saw may signal nothing.
+# `-KILL -- -1`: Debian 12's kill (procps-ng 4.0.2) rejects `-s KILL -- -1` with its usage text.
+kill_all_of() { # user
+    local user=$1 tries=0
+    id -u "$user" >/dev/null 2>&1 || return 0
+    while true; do
+        setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups kill -KILL -- -1 2>/dev/null || true
+        pgrep -u "$user" >/dev/null || return 0
+        tries=$((tries + 1))
+        [[ $tries -lt 50 ]] || die "processes of $user do not exit"
+        sleep 0.1
+    done
+}
+
+# Nothing the build user started may outlive a build, nor be running while root removes or seals
+# what it wrote (it could still write through an open file or directory).
+stop_builder_processes() {
+    kill_all_of "$SYNC_BUILDER"
+}
+
+# Temp files of runs that were killed before they renamed them (we hold the lock: none is in use):
+# write_file's and point_link's in /var/sync and .built (.<name>.XXXXXX, .<link>.<pid>), and the
+# loader's. Settings-derived ones among them (.ini-applied.*) must not linger either. And the
+# events log root-only, whoever created it.
+sweep_leftovers() {
+    local name
+    for name in .deployed .switching .site-applied .ini-applied .app.wsgi .current .previous; do
+        rm -f -- "$SYNC_ROOT/$name".*
+    done
+    [[ ! -d $SYNC_BUILT ]] || rm -f -- "$SYNC_BUILT"/.*.??????
+    if [[ -f $SYNC_EVENTS && ! -L $SYNC_EVENTS ]]; then
+        chown root:root "$SYNC_EVENTS"
+        chmod 0640 "$SYNC_EVENTS"
+    fi
+}
+
 # ---- Root's records of the releases it built ------------------------------------------------
 # A release is staged when $SYNC_BUILT/<version> (root's, in a root-only directory) names the sdist
 # it was built from and the tree is sealed: every file root's, nothing group- or world-writable,
@@ -167,17 +220,12 @@ write_file() { # file content [mode]
 # leads outside the tree (the venv's bin/python* → the system interpreter aside). The build user
 # can plant nothing that root later writes through, and nothing it left can be switched to.
 
-# Prints the problem with a release tree, nothing when it is sealed.
-tree_problem() { # release-dir python
+# Prints what, whoever owns the tree, root must not seal (nothing when there is none): a file that
+# is not a file, directory or link; a file with a second hard link (its other name is outside
+# the tree, or could be: a chown or chmod of it would change that inode too); a link leading
+# outside the tree. Checked before root changes any owner or mode in it.
+tree_shape_problem() { # release-dir python
     local tree=$1 python=$2 interpreter found link target
-    if [[ ! -d $tree || -L $tree ]]; then
-        echo "${tree##*/} is not a directory"
-        return 0
-    fi
-    found=$(find "$tree" \( ! -user root -o ! -group root \) -print -quit)
-    [[ -z $found ]] || { echo "${found#"$tree"/} is not root's"; return 0; }
-    found=$(find "$tree" ! -type l -perm /6022 -print -quit)
-    [[ -z $found ]] || { echo "${found#"$tree"/} is group/world-writable or set-id"; return 0; }
     found=$(find "$tree" ! -type f ! -type d ! -type l -print -quit)
     [[ -z $found ]] || { echo "${found#"$tree"/} is not a file, directory or link"; return 0; }
     found=$(find "$tree" -type f -links +1 -print -quit)
@@ -192,16 +240,33 @@ tree_problem() { # release-dir python
     done < <(find "$tree" -type l -print0)
 }
 
-# The sdist sha256 root recorded for <version> ("" when there is no trustworthy record).
-recorded_sha() {
-    local record="$SYNC_BUILT/$1" sha
+# Prints the problem with a release tree, nothing when it is sealed.
+tree_problem() { # release-dir python
+    local tree=$1 python=$2 found
+    if [[ ! -d $tree || -L $tree ]]; then
+        echo "${tree##*/} is not a directory"
+        return 0
+    fi
+    found=$(find "$tree" \( ! -user root -o ! -group root \) -print -quit)
+    [[ -z $found ]] || { echo "${found#"$tree"/} is not root's"; return 0; }
+    found=$(find "$tree" ! -type l -perm /6022 -print -quit)
+    [[ -z $found ]] || { echo "${found#"$tree"/} is group/world-writable or set-id"; return 0; }
+    tree_shape_problem "$tree" "$python"
+}
+
+# Root's record of <version>: the sdist sha256 it was built from, or "adopted" (see
+# migrate_earlier_layout); "" when there is no trustworthy record.
+record_of() {
+    local record="$SYNC_BUILT/$1" line
     [[ -f $record && ! -L $record && $(stat -c %u "$record") == 0 ]] || return 0
-    sha=$(head -n1 "$record")
-    [[ $sha =~ ^[0-9a-f]{64}$ ]] && printf '%s\n' "$sha"
+    line=$(head -c 80 "$record" | head -n1)
+    if [[ $line =~ ^[0-9a-f]{64}$ || $line == adopted ]]; then
+        printf '%s\n' "$line"
+    fi
     return 0
 }
 
-write_record() { # version sdist-sha256
+write_record() { # version sdist-sha256|adopted
     install -d -m 0700 -o root -g root "$SYNC_BUILT"
     write_file "$SYNC_BUILT/$1" "$2"
 }
@@ -211,33 +276,65 @@ remove_record() {
     sync "$SYNC_BUILT" 2>/dev/null || true
 }
 
-# Releases built before root kept its records carry `.complete` and `.sdist-sha256` inside the
-# tree. Adopted (recorded) only when both are plain root files and the whole tree is sealed.
-adopt_legacy_release() { # version python
-    local tree="$SYNC_RELEASES/$1" sha
-    [[ -f $tree/.complete && ! -L $tree/.complete && -f $tree/.sdist-sha256 && ! -L $tree/.sdist-sha256 ]] || return 1
-    [[ -z $(tree_problem "$tree" "$2") ]] || return 1
-    sha=$(head -n1 "$tree/.sdist-sha256")
-    [[ $sha =~ ^[0-9a-f]{64}$ ]] || return 1
-    write_record "$1" "$sha"
-    log "adopted release $1, built by an earlier sync-release"
+# Once, on a host an earlier sync-release set up before root kept records (releases, but no
+# record directory): the releases `current` and `previous` resolve to are recorded "adopted"
+# when their trees are sealed. What makes them trustworthy is root's own links (root switched to
+# each and served it) and the seal check; nothing inside a tree is read — the earlier layout's
+# `.complete`/`.sdist-sha256` markers included: the build user could have written them. Every
+# other release of that layout counts as unfinished: rebuilt when staged, pruned otherwise. An
+# adopted record takes the sdist the stack names the first time that version is staged.
+migrate_earlier_layout() { # python
+    local python=$1 link target version problem
+    [[ ! -e $SYNC_BUILT && ! -L $SYNC_BUILT && -d $SYNC_RELEASES ]] || return 0
+    install -d -m 0700 -o root -g root "$SYNC_BUILT"
+    for link in current previous; do
+        target=$(link_target "$link")
+        version=${target##*/}
+        [[ -n $target && $target == "$SYNC_RELEASES/$version" && $version =~ $SYNC_VERSION_RE ]] || continue
+        [[ -z $(record_of "$version") ]] || continue
+        problem=$(tree_problem "$target" "$python")
+        if [[ -n $problem ]]; then
+            log "not adopting release $version ($link) of the earlier layout: $problem"
+            continue
+        fi
+        write_record "$version" adopted
+        log "adopted release $version ($link), built by an earlier sync-release"
+    done
 }
 
-# Whether <version> is staged from the sdist with <sha256>: its record names that sdist and its
-# tree is sealed. A record naming another sdist is a re-cut release: refused, never rebuilt.
-release_is_staged() { # version sdist-sha256 python
-    local version=$1 sha=$2 python=$3 recorded problem
-    recorded=$(recorded_sha "$version")
-    if [[ -z $recorded ]] && adopt_legacy_release "$version" "$python"; then
-        recorded=$(recorded_sha "$version")
-    fi
+# Whether <version> may be served: root's record names the sdist with <sha256> (any sdist when
+# <sha256> is "any", or when the record says "adopted") and its tree is sealed. A record naming
+# another sdist is a re-cut release: refused, never rebuilt. Returns 1 otherwise, with
+# RELEASE_PROBLEM empty when there is no record, else why the recorded tree is not usable — the
+# record stays: whatever made the tree fail the check (say another hard link to one of its files,
+# which any local user can make where fs.protected_hardlinks is 0) may go away again.
+RELEASE_PROBLEM=""
+release_is_staged() { # version sdist-sha256|any python
+    local version=$1 sha=$2 python=$3 recorded
+    RELEASE_PROBLEM=""
+    recorded=$(record_of "$version")
     [[ -n $recorded ]] || return 1
-    [[ $recorded == "$sha" ]] ||
+    if [[ $sha != any && $recorded != adopted && $recorded != "$sha" ]]; then
         die "release $version on this host was built from sha256 $recorded, the stack has $sha: a re-cut release needs a new version"
-    problem=$(tree_problem "$SYNC_RELEASES/$version" "$python")
-    if [[ -n $problem ]]; then
-        log "release $version is recorded but not sealed ($problem): not using it"
-        remove_record "$version"
-        return 1
+    fi
+    RELEASE_PROBLEM=$(tree_problem "$SYNC_RELEASES/$version" "$python")
+    [[ -z $RELEASE_PROBLEM ]]
+}
+
+# Why root must not remove or rebuild releases/<version> ("" when nothing protects it): `current`
+# or `previous` resolves to it, or a switch that is not yet confirmed ($SYNC_ROOT/.switching,
+# lib_serve.sh) may still switch back or forward to it.
+release_protection() { # version
+    local resolved from="" to="" rest=""
+    resolved=$(realpath -m -- "$SYNC_RELEASES/$1")
+    if [[ $resolved == "$(link_target current)" || $resolved == "$(link_target previous)" ]]; then
+        echo "what current or previous points at"
+        return 0
+    fi
+    if [[ -f $SYNC_SWITCHING ]]; then
+        read -r from to rest <"$SYNC_SWITCHING" || true
+        if [[ $1 == "$from" || $1 == "$to" ]]; then
+            echo "what an unfinished switch ($from -> $to) may switch to"
+        fi
     fi
 }

@@ -11,19 +11,22 @@ readonly SYNC_LOADER="$SYNC_ROOT/app.wsgi"
 # The version whose deploy last ran to the end (switch, reload and health check). Removed before
 # anything live changes, so a run cut off midway is always reloaded and checked by the next one.
 readonly SYNC_DEPLOYED="$SYNC_ROOT/.deployed"
-# "<from> <to>" while a switch of `current` is not yet confirmed healthy ("none": no release).
-readonly SYNC_SWITCHING="$SYNC_ROOT/.switching"
 # sha256 of the Apache site Apache last reloaded with.
 readonly SYNC_SITE_APPLIED="$SYNC_ROOT/.site-applied"
 # How long a mod_wsgi daemon may take to finish its requests after SIGUSR1, then to shut down.
 # The site sets both; a reload waits for their sum (and a margin) per daemon.
 readonly SYNC_WSGI_GRACEFUL_TIMEOUT=30
 readonly SYNC_WSGI_SHUTDOWN_TIMEOUT=30
-# How long a reloaded host has to serve the expected version.
+# How long a reloaded host has to serve the expected version (seconds).
 SYNC_HEALTH_WAIT=${SYNC_HEALTH_WAIT:-60}
 # Consecutive definitive answers (the version serves but reports itself unhealthy, with a reason;
 # or a freshly started daemon serves another version) after which a health check gives up early.
 SYNC_HEALTH_GIVE_UP=${SYNC_HEALTH_GIVE_UP:-5}
+require_count SYNC_HEALTH_WAIT 1
+require_count SYNC_HEALTH_GIVE_UP 1
+# The most of an answer of the app root reads (/__version__, /__heartbeat__): a longer one counts
+# as no usable answer.
+readonly SYNC_PROBE_MAX=4096
 
 # Apache's own config test, run once; on failure its last lines are left in APACHE_ERRORS.
 APACHE_ERRORS=""
@@ -51,17 +54,111 @@ apache_running() {
     pgrep -x apache2 >/dev/null
 }
 
-wsgi_daemon_pids() {
-    pgrep -u "$SYNC_USER" -f '^\(wsgi:sync\)' || true
+# ---- The app user's processes ----------------------------------------------------------------
+# Release code runs as the app user in the mod_wsgi daemons, and may start processes that call
+# themselves anything, ignore every signal they can and keep files open (the settings among
+# them). So a reload waits for nothing but the Apache master's own daemons — its children running
+# as the app user: no other process can become a child of the master — and leaves nothing of the
+# app user behind but the master's new daemons and their children.
+
+# The Apache master: the oldest apache2 process running as root (its workers are www-data's).
+apache_master() {
+    pgrep -o -u root -x apache2 || true
+}
+
+app_uid() {
+    id -u "$SYNC_USER"
+}
+
+# "<ppid> <real uid> <start time>" of a process, "" when it is gone. The start time (clock ticks
+# since boot) tells a process from a later one that got its pid.
+proc_identity() { # pid
+    local stat rest uid
+    local -a fields
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+    uid=$(awk '$1 == "Uid:" { print $2; exit }' "/proc/$1/status" 2>/dev/null) || return 0
+    # The name (field 2) is the process's own choice: the fields are counted after its last ')'.
+    rest=${stat##*) }
+    read -r -a fields <<<"$rest"
+    [[ -n $uid && ${#fields[@]} -ge 20 ]] || return 0
+    printf '%s %s %s\n' "${fields[1]}" "$uid" "${fields[19]}"
+}
+
+# The master's mod_wsgi daemons, "<pid> <start time>" a line.
+wsgi_daemons() { # master
+    local master=$1 uid pid ppid ruid identity
+    uid=$(app_uid)
+    while read -r pid ppid ruid; do
+        [[ $ppid == "$master" && $ruid == "$uid" ]] || continue
+        identity=$(proc_identity "$pid")
+        [[ -z $identity ]] || printf '%s %s\n' "$pid" "${identity##* }"
+    done < <(ps -e -o pid=,ppid=,ruid=)
+}
+
+# Whether <pid> is still the daemon of <master> that started at <start>: checked right before
+# any signal to it, so a pid another process got since is never signalled.
+is_daemon() { # pid start master
+    [[ $(proc_identity "$1") == "$3 $(app_uid) $2" ]]
+}
+
+# A command run as the app user: what it signals can only be the app user's own processes.
+as_app_user() {
+    setpriv --reuid="$SYNC_USER" --regid="$(id -g "$SYNC_USER")" --clear-groups "$@"
+}
+
+# Leave nothing of the app user but the master's daemons and what runs below them (after a
+# reload: the new generation). First every process of the app user is stopped in one pass
+# (kill(-1) with SIGSTOP, sent as the app user: no fork slips past it, see kill_all_of), so the
+# process tree read next holds still; every process of the app user that is neither a daemon of
+# the master nor below one is killed (as the app user: a pid that went to another user's process
+# is never hit); then the rest go on (SIGCONT). The daemons are held for a moment only: their
+# requests wait, none fails.
+contain_app_user() { # master
+    local master=$1 uid tries=0 pid
+    local -a strays left
+    uid=$(app_uid)
+    as_app_user kill -STOP -- -1 2>/dev/null || true
+    mapfile -t strays < <(ps -e -o pid=,ppid=,ruid=,euid=,suid= | awk -v master="$master" -v uid="$uid" '
+        { parent[$1] = $2; app[$1] = ($3 == uid || $4 == uid || $5 == uid) }
+        END {
+            for (pid in app) {
+                if (!app[pid]) continue
+                keep = 0
+                depth = 0
+                for (p = pid; (p in parent) && depth < 1000; p = parent[p]) {
+                    depth++
+                    if (parent[p] == master && app[p]) { keep = 1; break }
+                }
+                if (!keep) print pid
+            }
+        }')
+    if ((${#strays[@]} > 0)); then
+        log "killing ${#strays[@]} process(es) of $SYNC_USER that are not the app's daemons"
+        as_app_user kill -KILL -- "${strays[@]}" 2>/dev/null || true
+    fi
+    as_app_user kill -CONT -- -1 2>/dev/null || true
+    # Killed, they are gone within moments, and the files they held open (the settings) with them.
+    while ((${#strays[@]} > 0 && tries < 50)); do
+        left=()
+        for pid in "${strays[@]}"; do
+            [[ $(proc_identity "$pid") != *" $uid "* ]] || left+=("$pid")
+        done
+        strays=("${left[@]}")
+        tries=$((tries + 1))
+        ((${#strays[@]} == 0)) || sleep 0.1
+    done
 }
 
 # Restart the app without dropping a request. `apachectl graceful` would kill mod_wsgi daemons
 # mid-request, so each daemon gets SIGUSR1 instead: it stops taking requests, finishes the ones in
 # flight (up to graceful-timeout), shuts down (up to shutdown-timeout) and exits; Apache starts a
 # fresh one that loads the release `current` points at, while new requests wait on the daemon
-# socket. One daemon at a time, so the others keep serving. Returns non-zero (never exits) so
-# callers can switch back. Sets RELOAD_FRESH=yes when every daemon that answers afterwards was
-# started by this reload.
+# socket. One daemon at a time, so the others keep serving; a daemon still there after what the
+# site allows it (release code can block the signal) is killed. Then nothing of the app user is
+# left but the new daemons and their children (contain_app_user). With no daemon to drain (Apache
+# stopped, or none started yet) nothing of the app user serves: all of it goes first. Returns
+# non-zero (never exits) so callers can switch back. Sets RELOAD_FRESH=yes when every daemon that
+# answers afterwards was started by this reload.
 RELOAD_FRESH=""
 reload_app() {
     RELOAD_FRESH=""
@@ -70,55 +167,74 @@ reload_app() {
         return 1
     fi
     if ! apache_running; then
+        kill_all_of "$SYNC_USER"
         apache_ctl start || return 1
         RELOAD_FRESH=yes
         return 0
     fi
-    local pids pid waited limit
+    local master daemons pid start waited limit
     # In tenths of a second: what the site allows a daemon, plus ten seconds.
     limit=$(((SYNC_WSGI_GRACEFUL_TIMEOUT + SYNC_WSGI_SHUTDOWN_TIMEOUT + 10) * 10))
-    pids=$(wsgi_daemon_pids)
-    if [[ -z $pids ]]; then
+    master=$(apache_master)
+    daemons=$(wsgi_daemons "$master")
+    if [[ -z $daemons ]]; then
+        kill_all_of "$SYNC_USER"
         apache_ctl graceful || return 1
         return 0
     fi
-    for pid in $pids; do
+    while read -r pid start; do
+        is_daemon "$pid" "$start" "$master" || continue
         kill -USR1 "$pid" 2>/dev/null || continue
         waited=0
-        while kill -0 "$pid" 2>/dev/null; do
+        while is_daemon "$pid" "$start" "$master"; do
             sleep 0.1
             waited=$((waited + 1))
-            if [[ $waited -ge $limit ]]; then
-                log "wsgi daemon $pid did not restart within $((limit / 10))s"
+            if ((waited == limit)); then
+                log "wsgi daemon $pid did not restart within $((limit / 10))s: killing it"
+                if is_daemon "$pid" "$start" "$master"; then
+                    kill -KILL "$pid" 2>/dev/null || true
+                fi
+            elif ((waited > limit + 100)); then
+                log "wsgi daemon $pid does not exit even when killed"
                 return 1
             fi
         done
-    done
+    done <<<"$daemons"
+    contain_app_user "$master"
     RELOAD_FRESH=yes
 }
 
-# One HTTP GET of the local site: sets PROBE_STATUS (000: no answer) and PROBE_BODY.
+# One HTTP GET of the local site: sets PROBE_STATUS (000: no answer; "long": more than
+# SYNC_PROBE_MAX bytes, of which no more is read) and PROBE_BODY. Root's curl reads no curlrc (-q)
+# and takes no proxy from the environment (--noproxy '*'): it asks this host, and only it.
 PROBE_STATUS=""
 PROBE_BODY=""
 probe() {
     local out
-    out=$(curl -sS --max-time 5 -o - -w '\n%{http_code}' "$SYNC_HEALTH_URL$1" 2>/dev/null || true)
+    out=$(curl -q -sS --noproxy '*' --max-time 5 -o - -w '\n%{http_code}' "$SYNC_HEALTH_URL$1" 2>/dev/null |
+        head -c "$((SYNC_PROBE_MAX + 5))" | tr -d '\0' || true)
+    if ((${#out} > SYNC_PROBE_MAX + 4)); then
+        PROBE_STATUS=long
+        PROBE_BODY=""
+        return 0
+    fi
     PROBE_STATUS=${out##*$'\n'}
     PROBE_BODY=${out%$'\n'*}
     [[ $PROBE_STATUS =~ ^[0-9]{3}$ ]] || PROBE_STATUS=000
     [[ $out == *$'\n'* ]] || PROBE_BODY=""
 }
 
-# The version the host serves, or "" when it answers nothing usable.
+# The version the host serves, or "" when what it answers does not read as a version.
 served_version() {
     probe /__version__
-    if [[ $PROBE_STATUS == 200 ]]; then
-        printable "$PROBE_BODY" 64
+    if [[ $PROBE_STATUS == 200 && $PROBE_BODY =~ $SYNC_VERSION_RE ]]; then
+        printf '%s\n' "$PROBE_BODY"
     fi
 }
 
 # Wait until every daemon serves <version> and its heartbeat is healthy. Gives up early on a
-# definitive answer: the version serves but its heartbeat reports a reason it is unhealthy, or
+# definitive answer: the version serves but its heartbeat reports a reason it is unhealthy (or
+# answers more than root reads), or
 # (with fresh=yes: every daemon was started after the switch) another version is served. Leaves a
 # description of what failed in HEALTH_REPORT.
 HEALTH_REPORT=""
@@ -135,6 +251,8 @@ wait_serving() {
             version_answer="serves '$served'"
         elif [[ $PROBE_STATUS == 000 ]]; then
             version_answer="does not answer"
+        elif [[ $PROBE_STATUS == long ]]; then
+            version_answer="answers more than $SYNC_PROBE_MAX bytes to /__version__"
         else
             version_answer="answers HTTP $PROBE_STATUS to /__version__"
         fi
@@ -144,6 +262,7 @@ wait_serving() {
             reason=$(printable "${BASH_REMATCH[1]}" 200)
         fi
         heartbeat="heartbeat HTTP $PROBE_STATUS"
+        [[ $PROBE_STATUS != long ]] || heartbeat="heartbeat answers more than $SYNC_PROBE_MAX bytes"
         [[ -z $reason ]] || heartbeat+=": $reason"
         HEALTH_REPORT="host $version_answer, $heartbeat"
         if [[ $served == "$version" && $PROBE_STATUS == 200 ]]; then
@@ -152,7 +271,7 @@ wait_serving() {
                 return 0
             fi
         fi
-        if [[ $served == "$version" && $PROBE_STATUS =~ ^[45] && -n $reason ]]; then
+        if [[ $served == "$version" && ($PROBE_STATUS =~ ^[45] && -n $reason || $PROBE_STATUS == long) ]]; then
             unhealthy=$((unhealthy + 1))
         else
             unhealthy=0
@@ -162,13 +281,17 @@ wait_serving() {
         else
             wrong=0
         fi
+        # The report quotes the app: it goes to the events log (root-only) and to the caller's
+        # final error line, never to another line of the step's output.
         if ((unhealthy >= SYNC_HEALTH_GIVE_UP || wrong >= SYNC_HEALTH_GIVE_UP)); then
-            log "expected version $version: $HEALTH_REPORT (the same answer $SYNC_HEALTH_GIVE_UP times in a row)"
+            event unhealthy "expected version $version: $HEALTH_REPORT (the same answer $SYNC_HEALTH_GIVE_UP times in a row)"
+            log "expected version $version: not healthy (the same answer $SYNC_HEALTH_GIVE_UP times in a row)"
             return 1
         fi
         if ((SECONDS >= deadline)); then
             HEALTH_REPORT+=" (after ${SYNC_HEALTH_WAIT}s)"
-            log "expected version $version: $HEALTH_REPORT"
+            event unhealthy "expected version $version: $HEALTH_REPORT"
+            log "expected version $version: not healthy after ${SYNC_HEALTH_WAIT}s"
             return 1
         fi
         sleep 0.3
@@ -290,9 +413,18 @@ finish_switch() { # from to
 # switch record gone. The deployed record is cleared before `current` moves and written only once
 # <previous> answers healthy again: a switch-back cut off midway is reloaded and checked by the
 # next run. A previous release that is unhealthy too is logged, not fatal: it is still the better
-# of the two.
+# of the two. <previous> must be staged like any release switched to (root's record, a sealed
+# tree: time may have passed since it served, a run cut off among it); when it is not, nothing
+# changes and this returns 1 with SWITCH_BACK_REFUSED saying why.
+SWITCH_BACK_REFUSED=""
 switch_back() { # failed previous
     local failed=$1 previous=$2
+    SWITCH_BACK_REFUSED=""
+    if ! release_is_staged "$previous" any "$PYTHON"; then
+        SWITCH_BACK_REFUSED=${RELEASE_PROBLEM:-root has no record of a finished build of it}
+        event rollback "not switching back to $previous: $SWITCH_BACK_REFUSED"
+        return 1
+    fi
     step rollback "$failed -> $previous"
     clear_deployed
     point_link current "$previous"
@@ -303,7 +435,7 @@ switch_back() { # failed previous
     elif wait_serving "$previous" "$RELOAD_FRESH"; then
         mark_deployed "$previous"
     else
-        log "previous release $previous is not healthy either: $HEALTH_REPORT"
+        log "previous release $previous is not healthy either"
     fi
 }
 
@@ -318,7 +450,7 @@ settle_current() { # version why
     if wait_serving "$version" "$RELOAD_FRESH"; then
         mark_deployed "$version"
     else
-        log "$version is current but not healthy: $HEALTH_REPORT"
+        log "$version is current but not healthy"
     fi
 }
 
@@ -363,16 +495,25 @@ recover_recorded_switch() {
         step recover "$to is healthy; switch $from -> $to finished"
         return 0
     fi
+    # What the app answered goes to the events log only (see wait_serving).
     local why=$HEALTH_REPORT
     if [[ $from == none ]]; then
         step rollback "$to -> none"
         undo_first_install
         rm -f "$SYNC_SWITCHING"
-        log "$to failed its health check ($why); no previous release to go back to"
+        event recover "$to failed its health check ($why); no previous release to go back to"
+        log "$to failed its health check; no previous release to go back to"
         return 0
     fi
-    switch_back "$to" "$from"
-    step recover "$to failed its health check ($why); switched back to $from"
+    if ! switch_back "$to" "$from"; then
+        rm -f "$SYNC_SWITCHING"
+        event recover "$to failed its health check ($why); not switching back to $from: $SWITCH_BACK_REFUSED; $to stays current"
+        log "$to failed its health check; not switching back to $from: $SWITCH_BACK_REFUSED; $to stays current"
+        return 0
+    fi
+    SYNC_STEP=recover
+    event recover "$to failed its health check ($why); switched back to $from"
+    log "$to failed its health check; switched back to $from"
 }
 
 # The WSGI loader and the Apache site (mod_wsgi daemon mode, <processes> × <threads>). Written

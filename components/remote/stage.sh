@@ -68,7 +68,9 @@ prepare_host() {
     fi
     preflight
     ensure_users
+    migrate_earlier_layout "$PYTHON"
     ensure_layout
+    sweep_leftovers
     prune_scripts
 }
 
@@ -78,13 +80,14 @@ fail_build() {
 }
 
 # A tree without root's record (a build that was killed, or one the build user tampered with)
-# is removed before a new build — unless `current` or `previous` resolves to it.
+# is removed before a new build — unless something protects it (release_protection: current,
+# previous, or either side of a switch not yet confirmed).
 clear_unfinished() {
     [[ -e $release || -L $release ]] || return 0
-    local resolved
-    resolved=$(realpath -m -- "$release")
-    if [[ $resolved == "$(link_target current)" || $resolved == "$(link_target previous)" ]]; then
-        die "releases/$version is what current or previous points at, but root has no record of a finished build of it; not touching it (switch away from it first); host unchanged"
+    local protection
+    protection=$(release_protection "$version")
+    if [[ -n $protection ]]; then
+        die "releases/$version is $protection, but root has no record of a finished build of it; not touching it (switch away from it first); host unchanged"
     fi
     stop_builder_processes
     log "removing an unfinished build of $version"
@@ -172,9 +175,11 @@ receive_bundle() {
     chmod 0644 "$sdist" "$wheelhouse"/*
 }
 
-# Built at its final path (venvs aren't relocatable) by the build user, then handed to root.
+# Built at its final path (venvs aren't relocatable) by the build user, in its sandbox, then
+# handed to root. The tree is the build user's and 0700 until it is sealed: no one else can open
+# anything in it while release code can still write there.
 build_release() {
-    local installed problem
+    local problem
     ensure_uv "$wheelhouse"
 
     step venv "$version"
@@ -182,24 +187,25 @@ build_release() {
     BUILD_HOME=$(mktemp -d "$SYNC_TOOLS/.home.XXXXXX")
     chown "$SYNC_BUILDER:$SYNC_BUILDER" "$BUILD_HOME"
     building=yes
-    install -d -m 0755 -o "$SYNC_BUILDER" -g "$SYNC_BUILDER" "$release"
-    as_builder "$UV" venv --python "$PYTHON" --offline --quiet "$release" >&2 ||
+    install -d -m 0700 -o "$SYNC_BUILDER" -g "$SYNC_BUILDER" "$release"
+    run_builder "$UV" venv --python "$PYTHON" --offline --quiet "$release" ||
         fail_build "uv could not create the virtualenv for $version with $PYTHON (disk full?); host unchanged"
 
     # The step keeps pip's name: the tests and benchmarks read it as "the release was built".
     step pip "$version (uv $SYNC_UV_VERSION, offline)"
-    as_builder "$UV" pip install --python "$release/bin/python" --offline --no-index --find-links "$wheelhouse" \
-        --compile-bytecode --quiet -- "$sdist" >&2 ||
+    run_builder "$UV" pip install --python "$release/bin/python" --offline --no-index --find-links "$wheelhouse" \
+        --compile-bytecode --quiet -- "$sdist" ||
         fail_build "uv could not install $version offline (missing dependency in its wheelhouse?); host unchanged"
-    installed=$(as_builder "$release/bin/python" -c 'import importlib.metadata as m; print(m.version("WeaveServer"))' ||
-        true)
-    [[ $installed == "$version" ]] ||
-        fail_build "the sdist installed as version '$(printable "$installed" 64)', expected $version; host unchanged"
-    as_builder env SYNC_INI=/dev/null "$release/bin/python" -c 'import weave.server.wsgi' >&2 ||
+    builder_output 200 "$release/bin/python" -c 'import importlib.metadata as m; print(m.version("WeaveServer"))' ||
+        true
+    [[ $BUILDER_OUTPUT == "$version" ]] ||
+        fail_build "the sdist installed as version '$(printable "$BUILDER_OUTPUT" 64)', expected $version; host unchanged"
+    run_builder env SYNC_INI=/dev/null "$release/bin/python" -c 'import weave.server.wsgi' ||
         fail_build "$version fails to import weave.server.wsgi; host unchanged"
 
     # From here on the release is root's: the build user (and the app user) cannot change it.
-    seal_tree "$release"
+    problem=$(seal_tree "$release" "$PYTHON") ||
+        fail_build "the build of $version left something root will not serve: $problem; host unchanged"
     problem=$(tree_problem "$release" "$PYTHON")
     [[ -z $problem ]] || fail_build "the build of $version left something root will not serve: $problem; host unchanged"
     # Every file of the release reaches the disk before the record that says it is complete.
@@ -210,12 +216,31 @@ build_release() {
     BUILD_HOME=""
 }
 
+# A recorded release whose tree fails the seal check (RELEASE_PROBLEM): one nothing protects is
+# rebuilt (root drops its own record first); one current, previous or an unfinished switch needs
+# is neither used nor touched, and its record stays, so it is usable again once the cause is gone.
+keep_or_forget_record() {
+    local protection
+    protection=$(release_protection "$version")
+    if [[ -n $protection ]]; then
+        die "release $version is built but its tree fails the seal check ($RELEASE_PROBLEM); it is $protection: not using it, not rebuilding it, root's record kept — remove the cause (another hard link: find / -xdev -samefile $SYNC_RELEASES/$version/<file>) and run again; host unchanged"
+    fi
+    log "release $version is built but its tree fails the seal check ($RELEASE_PROBLEM): rebuilding it"
+    remove_record "$version"
+}
+
 main() {
     prepare_host
     step receive "$version"
     if release_is_staged "$version" "$expected_sha" "$PYTHON"; then
+        if [[ $(record_of "$version") == adopted ]]; then
+            write_record "$version" "$expected_sha"
+        fi
         step reuse "$version is already built"
     else
+        if [[ -n $RELEASE_PROBLEM ]]; then
+            keep_or_forget_record
+        fi
         clear_unfinished
         receive_bundle
         build_release

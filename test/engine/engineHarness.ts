@@ -86,6 +86,32 @@ export async function acceptedLogins(host: string): Promise<number> {
     return Number(text.trim() || "0");
 }
 
+/**
+ * End the logins the deployer keeps open to these addresses (on-host.sh's ControlMaster processes,
+ * kept SYNC_SSH_PERSIST seconds after their last step), so that what a test counts next starts from
+ * none. Only ssh masters with a connection to one of `addresses` are touched.
+ */
+export async function closeLogins(addresses: string[]): Promise<void> {
+    const listing = await start("ss", ["-Htnp", "state", "established", "( dport = :22 )"]).done;
+    for (const line of listing.stdout.split("\n")) {
+        const peer = line.trim().split(/\s+/)[3] ?? "";
+        const address = peer.replace(/:22$/, "");
+        if (!addresses.includes(address)) {
+            continue;
+        }
+        for (const match of line.matchAll(/"ssh",pid=(\d+)/g)) {
+            const pid = Number(match[1]);
+            const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+            // on-host.sh's login: `ssh … -o ControlMaster=yes … -N -f -- user@host`
+            if (cmdline.includes("-o ControlMaster=yes") && cmdline.includes(" -N -f ")) {
+                process.kill(pid, "SIGTERM");
+            }
+        }
+    }
+    // each is gone before the caller counts
+    await new Promise((resolve) => setTimeout(resolve, 500));
+}
+
 /** The version a fleet host serves ("" when nothing answers 200). */
 export const serves = servedVersion;
 

@@ -101,3 +101,45 @@ export async function hookRelease(
     }
     return releaseArtifactFrom(version, path.join(out, sdistFileName(version)), wheelhouse);
 }
+
+// The detached process a pinning release starts: a session of its own, the name a reload once
+// waited for, every signal it may ignore ignored, /etc/sync.ini open for good.
+const PINNED = String.raw`
+import signal, time
+for s in (signal.SIGUSR1, signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+    signal.signal(s, signal.SIG_IGN)
+held = open("/etc/sync.ini")
+while True:
+    time.sleep(3600)
+`;
+
+/**
+ * The hook of a release that tries to pin itself on a host (issue 25): in the app user's processes
+ * only, three seconds after the interpreter starts (a daemon's start: after the reload that started
+ * it is done), double-fork and exec the detached process above, named `(wsgi:sync)`, its command
+ * line ending with `sync-pin-<version>` (what the tests look for).
+ */
+export function pinningHook(version: string): string {
+    return String.raw`import os, pwd, threading, time
+PINNED = ${JSON.stringify(PINNED)}
+def _pin():
+    time.sleep(3)
+    child = os.fork()
+    if child:
+        os.waitpid(child, 0)
+        return
+    os.setsid()
+    if os.fork():
+        os._exit(0)
+    devnull = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.execv("/usr/bin/python3", ["(wsgi:sync)", "-I", "-S", "-c", PINNED, "sync-pin-${version}"])
+try:
+    app_user = os.getuid() == pwd.getpwnam("sync").pw_uid
+except KeyError:
+    app_user = False
+if app_user:
+    threading.Thread(target=_pin, daemon=True).start()
+`;
+}

@@ -220,9 +220,7 @@ describe("EC2 fleets", () => {
             prodConfig(makeArtifactDir(["1.1.4"]), { "sync:servers": ec2Servers(["cloud1"]) }),
             SECRET_KEYS,
         );
-        for (const resource of run.resources.filter(
-            (r) => r.type.startsWith("aws:ec2/") || r.type === LOCAL,
-        )) {
+        for (const resource of run.resources.filter((r) => r.type.startsWith("aws:ec2/") || r.type === LOCAL)) {
             expect([
                 resource.name,
                 resource.opts.retainOnDelete ?? false,

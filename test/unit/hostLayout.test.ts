@@ -4,14 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { releaseArtifactFrom, sdistFileName } from "../../components/artifacts";
 import { versionProblem } from "../../components/config";
-import {
-    LAYOUT_FILE,
-    bundleRemotePath,
-    hostLayoutValue,
-    hostPath,
-    hostPattern,
-    parseLayout,
-} from "../../components/hostLayout";
+import { LAYOUT_FILE, hostLayoutValue, hostPath, hostPattern, parseLayout } from "../../components/hostLayout";
 import { hostScripts } from "../../components/hostScripts";
 import { addUvWheel } from "./fixtures";
 
@@ -128,23 +121,6 @@ describe("what the stack takes from the layout", () => {
         );
         expect(() => hostLayoutValue("NO_SUCH_PATH")).toThrow("layout.sh does not set NO_SUCH_PATH");
         expect(() => hostLayoutValue("constructor")).toThrow("layout.sh does not set constructor");
-    });
-
-    test("the upload name: one file per version in the deploy user's home, the name stage.sh reads", () => {
-        expect(bundleRemotePath("1.10")).toBe(".sync-release/WeaveServer-1.10.release.tar");
-        expect(() => bundleRemotePath("../1")).toThrow('bad release version "../1"');
-        // install.sh's own expansion of the same constants
-        const bash = execFileSync(
-            "bash",
-            [
-                "-c",
-                'source "$1"; version=1.10; printf %s "$SYNC_UPLOADS/$SYNC_RELEASE_PREFIX$version$SYNC_BUNDLE_SUFFIX"',
-                "-",
-                LAYOUT_FILE,
-            ],
-            { encoding: "utf8" },
-        );
-        expect(bash).toBe(bundleRemotePath("1.10"));
     });
 
     test("the bundle's members are named from it", () => {

@@ -17,11 +17,10 @@ import (
 	"github.com/gobwas/glob"
 	"github.com/pulumi/pulumi-go-provider/infer/types"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
-
-	"sync-release/tools/command-standin/common"
 )
 
-// lockedWriter lets the stdout and stderr copiers append to one combined buffer.
+// lockedWriter lets the stdout and stderr copiers append to one combined buffer
+// (v1.2.1 util.ConcurrentWriter, util/util.go:62-71).
 type lockedWriter struct {
 	mu sync.Mutex
 	w  io.Writer
@@ -35,12 +34,17 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 
 // run runs command as v1.2.1 local/commandOutputs.go:39-146 does:
 //   - `interpreter` followed by the command, default ["/bin/sh", "-c"] (also for an empty
-//     list), started with exec.CommandContext (a cancelled request kills it);
+//     list), started with exec.CommandContext and the standard library's defaults: when ctx
+//     ends (the engine's customTimeouts, or its Cancel, through pulumi-go-provider's
+//     middleware/cancel) the direct child is killed (SIGKILL) and nothing else; Wait then
+//     waits for the stdout/stderr copies, so a grandchild that holds either stream keeps the
+//     step waiting until it exits or closes it;
 //   - in `dir`, else the plugin's working directory;
 //   - the plugin's own environment, then `environment`, then (addPreviousOutputInEnv unset or
-//     true) the previous stdout/stderr as PULUMI_COMMAND_STDOUT/_STDERR when non-empty;
-//   - stdin only when non-empty;
-//   - the streams logged per `logging` through one pipe read by common.LogLines: a line over
+//     true) the previous stdout/stderr as PULUMI_COMMAND_STDOUT/_STDERR when non-empty; a
+//     name given twice takes the later value (os/exec keeps the last);
+//   - stdin only when non-empty (otherwise the null device);
+//   - the streams logged per `logging` through one pipe read by logLines: a line over
 //     64 KiB stops that reader, the next write blocks, and the command never returns;
 //   - on failure: "<exec error>: running "<command>":\n<stdout and stderr as they came>", and
 //     out keeps the previous outputs;
@@ -82,10 +86,10 @@ func run(ctx context.Context, command string, in BaseInputs, out *BaseOutputs, l
 	}
 	if in.AddPreviousOutputInEnv == nil || *in.AddPreviousOutputInEnv {
 		if out.Stdout != "" {
-			cmd.Env = append(cmd.Env, common.EnvPreviousStdout+"="+out.Stdout)
+			cmd.Env = append(cmd.Env, envPreviousStdout+"="+out.Stdout)
 		}
 		if out.Stderr != "" {
-			cmd.Env = append(cmd.Env, common.EnvPreviousStderr+"="+out.Stderr)
+			cmd.Env = append(cmd.Env, envPreviousStderr+"="+out.Stderr)
 		}
 	}
 	if in.Stdin != nil && len(*in.Stdin) > 0 {
@@ -93,7 +97,7 @@ func run(ctx context.Context, command string, in BaseInputs, out *BaseOutputs, l
 	}
 
 	logged := make(chan struct{})
-	go common.LogLines(ctx, r, logged)
+	go logLines(ctx, r, logged)
 	err = cmd.Start()
 	if err == nil {
 		err = cmd.Wait()

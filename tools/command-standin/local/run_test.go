@@ -1,72 +1,19 @@
 package local
 
-// command:local:Command as v1.2.1 provider/pkg/provider/local/ runs it.
+// command:local:Command's process as v1.2.1 provider/pkg/provider/local/commandOutputs.go runs it.
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pulumi/pulumi-go-provider/infer"
-
-	"sync-release/tools/command-standin/common"
 )
-
-func ptr[T any](v T) *T { return &v }
-
-type ri = common.ResourceInputs
-
-// logCapture records every slog message the provider emits (the go-provider logger falls
-// back to slog when no engine is attached).
-type logCapture struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (l *logCapture) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logCapture) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.msgs = append(l.msgs, r.Message)
-	return nil
-}
-func (l *logCapture) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *logCapture) WithGroup(string) slog.Handler      { return l }
-func (l *logCapture) has(msg string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, m := range l.msgs {
-		if m == msg {
-			return true
-		}
-	}
-	return false
-}
-
-func captureLogs(t *testing.T) *logCapture {
-	c := &logCapture{}
-	old := slog.Default()
-	slog.SetDefault(slog.New(c))
-	t.Cleanup(func() { slog.SetDefault(old) })
-	return c
-}
-
-func create(t *testing.T, in CommandInputs) (CommandOutputs, error) {
-	t.Helper()
-	resp, err := (&Command{}).Create(context.Background(), infer.CreateRequest[CommandInputs]{Name: "cmd", Inputs: in})
-	return resp.Output, err
-}
-
-func withCreate(cmd string) CommandInputs {
-	return CommandInputs{ResourceInputs: ri{Create: &cmd}}
-}
 
 func TestCreateRunsWithShAndTrimsOneNewline(t *testing.T) {
 	out, err := create(t, withCreate(`printf 'a\nb\n\n'; echo oops >&2; readlink /proc/$$/exe`))
@@ -100,78 +47,6 @@ func TestUnstartableInterpreterIsAnError(t *testing.T) {
 	want := "fork/exec /nonexistent/sh: no such file or directory: running \"true\":\n"
 	if err == nil || err.Error() != want {
 		t.Fatalf("error = %q, want %q", err, want)
-	}
-}
-
-func TestPreviewAndUnsetCreateRunNothing(t *testing.T) {
-	marker := filepath.Join(t.TempDir(), "ran")
-	resp, err := (&Command{}).Create(context.Background(), infer.CreateRequest[CommandInputs]{
-		Name: "c", Inputs: withCreate("touch " + marker), DryRun: true})
-	if err != nil || resp.ID == "" || !strings.HasPrefix(resp.ID, "c") {
-		t.Fatalf("preview: id %q, err %v", resp.ID, err)
-	}
-	if _, err := os.Stat(marker); err == nil {
-		t.Fatal("preview ran the command")
-	}
-	resp, err = (&Command{}).Create(context.Background(), infer.CreateRequest[CommandInputs]{Name: "c", Inputs: CommandInputs{}})
-	if err != nil || resp.ID == "" || resp.Output.Stdout != "" {
-		t.Fatalf("create unset: %v %+v", err, resp)
-	}
-	upd, err := (&Command{}).Update(context.Background(), infer.UpdateRequest[CommandInputs, CommandOutputs]{
-		Inputs: withCreate("touch " + marker), State: CommandOutputs{BaseOutputs: BaseOutputs{Stdout: "old"}}, DryRun: true})
-	if err != nil || upd.Output.Stdout != "old" {
-		t.Fatalf("update preview: %v %q", err, upd.Output.Stdout)
-	}
-	if _, err := os.Stat(marker); err == nil {
-		t.Fatal("update preview ran the command")
-	}
-}
-
-func TestUpdateRunsUpdateElseCreateElseNothing(t *testing.T) {
-	update := func(in CommandInputs) CommandOutputs {
-		t.Helper()
-		resp, err := (&Command{}).Update(context.Background(), infer.UpdateRequest[CommandInputs, CommandOutputs]{
-			Inputs: in, State: CommandOutputs{BaseOutputs: BaseOutputs{Stdout: "old-out", Stderr: "old-err"}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp.Output
-	}
-	if got := update(CommandInputs{ResourceInputs: ri{Create: ptr("echo c"), Update: ptr("echo u")}}); got.Stdout != "u" {
-		t.Fatalf("update set: %q", got.Stdout)
-	}
-	if got := update(withCreate("echo c")); got.Stdout != "c" || got.Stderr != "" {
-		t.Fatalf("update unset: %q %q", got.Stdout, got.Stderr)
-	}
-	if got := update(CommandInputs{}); got.Stdout != "old-out" || got.Stderr != "old-err" {
-		t.Fatalf("neither set: outputs must stay: %+v", got.BaseOutputs)
-	}
-}
-
-func TestFailedUpdateKeepsPreviousOutputs(t *testing.T) {
-	resp, err := (&Command{}).Update(context.Background(), infer.UpdateRequest[CommandInputs, CommandOutputs]{
-		Inputs: withCreate("echo new; exit 1"), State: CommandOutputs{BaseOutputs: BaseOutputs{Stdout: "old"}}})
-	if err == nil || resp.Output.Stdout != "old" {
-		t.Fatalf("err %v, stdout %q", err, resp.Output.Stdout)
-	}
-}
-
-func TestDeleteRunsDeleteOnlyIfSet(t *testing.T) {
-	marker := filepath.Join(t.TempDir(), "deleted")
-	state := CommandOutputs{CommandInputs: withCreate("touch " + marker)}
-	if _, err := (&Command{}).Delete(context.Background(), infer.DeleteRequest[CommandOutputs]{State: state}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(marker); err == nil {
-		t.Fatal("delete ran create")
-	}
-	state.Delete = ptr(`test "$PULUMI_COMMAND_STDOUT" = prev && touch ` + marker)
-	state.Stdout = "prev"
-	if _, err := (&Command{}).Delete(context.Background(), infer.DeleteRequest[CommandOutputs]{State: state}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(marker); err != nil {
-		t.Fatal("delete did not run, or without the previous stdout")
 	}
 }
 
@@ -326,5 +201,133 @@ func TestAssetPathsAndArchivePaths(t *testing.T) {
 	}
 	if out.Archive == nil || len(out.Archive.Assets) != 1 || out.Archive.Assets["top.txt"] == nil {
 		t.Fatalf("archive: %+v", out.Archive)
+	}
+}
+
+func createIn(ctx context.Context, in CommandInputs) (CommandOutputs, error) {
+	resp, err := (&Command{}).Create(ctx, infer.CreateRequest[CommandInputs]{Name: "cmd", Inputs: in})
+	return resp.Output, err
+}
+
+func exists(path string) bool { _, err := os.Stat(path); return err == nil }
+
+// When the context ends (customTimeouts or the engine's Cancel, see provider/engine_test.go),
+// exec.CommandContext kills the direct child (SIGKILL) and nothing else, then Wait waits for
+// the stdout/stderr copies (WaitDelay 0): a grandchild holding either stream keeps the step
+// waiting until it exits; one holding neither outlives the step. v1.2.1
+// local/commandOutputs.go:59,104-107. The released plugin, through the engine, measured as
+// docs say: `exec sleep 40` under customTimeouts create 5s failed after 7 s, `sleep 60 & wait`
+// after 62 s.
+func TestDeadlineKillsTheDirectChildOnly(t *testing.T) {
+	const deadline = time.Second
+	for _, tc := range []struct {
+		name, cmd  string
+		grandchild bool          // the command leaves a grandchild that touches the marker after 4 s
+		atLeast    time.Duration // the step returns no earlier than this
+		atMost     time.Duration // and no later
+	}{
+		{"exec: the child is the command", `exec sleep 30`, false, 0, 3 * time.Second},
+		{"a grandchild holding stdout", `(sleep 4; touch "$M") 2>/dev/null & wait`, true, 3500 * time.Millisecond, 10 * time.Second},
+		{"a grandchild holding stderr", `(sleep 4; touch "$M") >/dev/null & wait`, true, 3500 * time.Millisecond, 10 * time.Second},
+		{"a grandchild holding neither", `(sleep 4; touch "$M") >/dev/null 2>&1 & wait`, true, 0, 3 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			marker := filepath.Join(t.TempDir(), "grandchild-done")
+			in := withCreate(tc.cmd)
+			in.Environment = &map[string]string{"M": marker}
+			ctx, cancel := context.WithTimeout(context.Background(), deadline)
+			defer cancel()
+			start := time.Now()
+			_, err := createIn(ctx, in)
+			took := time.Since(start)
+			want := "signal: killed: running " + strconv.Quote(tc.cmd) + ":\n"
+			if err == nil || err.Error() != want {
+				t.Fatalf("error %q, want %q", err, want)
+			}
+			if took < tc.atLeast || took > tc.atMost {
+				t.Fatalf("returned after %v, want %v..%v", took, tc.atLeast, tc.atMost)
+			}
+			if !tc.grandchild {
+				return
+			}
+			// Waited for: the grandchild had finished. Not waited for: it is still running, unkilled.
+			if waited := tc.atLeast > 0; exists(marker) != waited {
+				t.Fatalf("grandchild finished when the step returned: %v, want %v", exists(marker), waited)
+			}
+			for end := time.Now().Add(8 * time.Second); !exists(marker); time.Sleep(100 * time.Millisecond) {
+				if time.Now().After(end) {
+					t.Fatal("the grandchild was killed with the child")
+				}
+			}
+		})
+	}
+}
+
+// stdin is connected only when non-empty; otherwise the process reads the null device
+// (os/exec's nil Stdin). v1.2.1 local/commandOutputs.go:97-99.
+func TestStdinOnlyWhenNonEmpty(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		stdin *string
+		want  string
+	}{
+		{"unset", nil, "/dev/null"},
+		{"empty", ptr(""), "/dev/null"},
+		{"non-empty", ptr("x"), "pipe:"},
+	} {
+		in := withCreate(`readlink /proc/self/fd/0`)
+		in.Stdin = tc.stdin
+		out, err := create(t, in)
+		if err != nil || !strings.HasPrefix(out.Stdout, tc.want) {
+			t.Errorf("%s: %v %q, want %s…", tc.name, err, out.Stdout, tc.want)
+		}
+	}
+}
+
+// The plugin's environment, then `environment`, then the previous outputs: os/exec keeps the
+// last value of a name, so `environment` overrides the plugin's and the previous outputs
+// override `environment` (addPreviousOutputInEnv unset or true); false leaves `environment`'s.
+// v1.2.1 local/commandOutputs.go:81-95.
+func TestEnvironmentOrder(t *testing.T) {
+	t.Setenv("STANDIN_SHADOWED", "plugin")
+	state := CommandOutputs{BaseOutputs: BaseOutputs{Stdout: "prev-out"}}
+	for _, tc := range []struct {
+		add  *bool
+		want string
+	}{
+		{nil, "env/prev-out/"},
+		{ptr(true), "env/prev-out/"},
+		{ptr(false), "env/mine/"},
+	} {
+		in := withCreate(`echo "$STANDIN_SHADOWED/$PULUMI_COMMAND_STDOUT/${PULUMI_COMMAND_STDERR-unset}"`)
+		in.Environment = &map[string]string{"STANDIN_SHADOWED": "env", "PULUMI_COMMAND_STDOUT": "mine"}
+		in.AddPreviousOutputInEnv = tc.add
+		resp, err := (&Command{}).Update(context.Background(), infer.UpdateRequest[CommandInputs, CommandOutputs]{State: state, Inputs: in})
+		// An empty previous stderr sets nothing: the variable stays unset.
+		if want := tc.want + "unset"; err != nil || resp.Output.Stdout != want {
+			t.Errorf("addPreviousOutputInEnv %v: %v %q, want %q", tc.add, err, resp.Output.Stdout, want)
+		}
+	}
+}
+
+// A `dir` that does not exist: the command does not start. v1.2.1 local/commandOutputs.go:73-75,104-114.
+func TestMissingDirErrorText(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "missing")
+	in := withCreate("true")
+	in.Dir = &dir
+	_, err := create(t, in)
+	want := "chdir " + dir + ": no such file or directory: running \"true\":\n"
+	if err == nil || err.Error() != want {
+		t.Fatalf("error %q, want %q", err, want)
+	}
+}
+
+// On success stdout and stderr lose one trailing newline, nothing else. v1.2.1
+// local/commandOutputs.go:142-143.
+func TestOneTrailingNewlineTrimmed(t *testing.T) {
+	out, err := create(t, withCreate(`printf ' out\n\n'; printf '\terr\r\n' >&2`))
+	if err != nil || out.Stdout != " out\n" || out.Stderr != "\terr\r" {
+		t.Fatalf("%v stdout %q stderr %q", err, out.Stdout, out.Stderr)
 	}
 }
