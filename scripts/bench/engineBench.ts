@@ -3,7 +3,8 @@
 // (scripts/bench/layouts.ts: "new", this tree; "old", today's layout from scripts/bench/old-layout.sh),
 // each through its own runner exactly as its scripts/local-stack.ts runs it, on a running local
 // fleet. Every measured `up` and `preview` starts with no SSH master connection to the fleet's hosts
-// (as an operator's first of the day) and counts the logins each host's sshd accepted.
+// (as an operator's first of the day: the engine tier's closeLogins ends the ones the last run
+// kept) and counts the logins each host's sshd accepted.
 //
 //   engineBench.ts fleet8  OUT RELEASES HEAVY|- SVGDIR --layout L [--compiled DIR]
 //        first install; no-op up and preview (new: with and without the read before planning,
@@ -20,12 +21,11 @@ import * as path from "path";
 import { loadReleaseArtifact } from "../../components/artifacts";
 import { hostScriptsHash } from "../../components/hostScripts";
 import { OBSERVE_PARALLEL, ObservationTarget, observeFleet, observeHost } from "../../components/observe";
-import { FLEET_STATE, acceptedLogins, hostEvents, onHost } from "../../test/engine/engineHarness";
+import { FLEET_STATE, acceptedLogins, closeLogins, hostEvents, onHost } from "../../test/engine/engineHarness";
 import { FleetConfig, loadFleet } from "../lib/localStack";
 import { HostEvent } from "../lib/timeline";
 import { BenchStack } from "./benchStack";
 import { Layout, layoutOf } from "./layouts";
-import { closeMasters } from "./sshMasters";
 import { timelineSvg } from "./timelineSvg";
 import {
     OpResult,
@@ -93,7 +93,7 @@ async function measuredUp(
 ): Promise<UpAnalysis> {
     stack.set("sync:version", version);
     stack.set("sync:rollout.batchSize", String(batchSize));
-    closeMasters(fleet.addresses);
+    await closeLogins(fleet.addresses);
     const [since, loginsBefore] = await Promise.all([eventCounts(fleet.names), loginCounts(fleet.names)]);
     log(`${stack.layout.name} ${label}: up ${version}, batchSize ${batchSize} ${JSON.stringify(env)}`);
     const run = await stack.op("up", env);
@@ -114,7 +114,7 @@ async function measuredUp(
 
 /** A preview, cold: wall, memory, and what reached the hosts (sshd log lines, logins, events). */
 async function measuredPreview(stack: BenchStack, fleet: Fleet, label: string): Promise<Record<string, unknown>> {
-    closeMasters(fleet.addresses);
+    await closeLogins(fleet.addresses);
     const [lines, logins, events] = await Promise.all([
         sshdLogLines(fleet.names),
         loginCounts(fleet.names),
@@ -239,7 +239,7 @@ async function observationCost(fleet: Fleet, artifactDir: string, version: strin
     };
     const cold: number[] = [];
     const warm: number[] = [];
-    closeMasters(fleet.addresses);
+    await closeLogins(fleet.addresses);
     for (const target of targets) {
         for (const into of [cold, warm]) {
             const [result, seconds] = await timed(() => observeHost(target, key));
@@ -249,13 +249,13 @@ async function observationCost(fleet: Fleet, artifactDir: string, version: strin
             into.push(round(seconds));
         }
     }
-    closeMasters(fleet.addresses);
+    await closeLogins(fleet.addresses);
     const [all, allSeconds] = await timed(() => observeFleet(targets, key, OBSERVE_PARALLEL));
     const failed = all.filter((r) => !r.observed);
     if (failed.length) {
         throw new Error(`observing every host: ${failed.map((r) => `${r.server}: ${r.error}`).join("; ")}`);
     }
-    closeMasters(fleet.addresses);
+    await closeLogins(fleet.addresses);
     const perHostCold = median(cold);
     return {
         hosts: targets.length,
