@@ -519,7 +519,10 @@ const cpuSplit = (p: any): string =>
               .join(", ")
         : "—";
 const previewRows: string[][] = SIDES.flatMap((side) =>
-    [...(previewTs[side] ?? []), ...(previewJs[side] ?? [])].map((p) => [
+    [...(previewTs[side] ?? []), ...(previewJs[side] ?? [])].map((p) => ({ side, p })),
+)
+    .sort((a, b) => a.p.servers - b.p.servers || b.p.how.localeCompare(a.p.how) || b.side.localeCompare(a.side))
+    .map(({ side, p }) => [
         TITLE[side],
         `${p.servers}`,
         p.how,
@@ -535,8 +538,7 @@ const previewRows: string[][] = SIDES.flatMap((side) =>
             .join(", ")})`,
         cpuSplit(p),
         `${p.sshdLogLinesAdded}`,
-    ]),
-);
+    ]);
 const scaleRows: string[][] = SIDES.flatMap((side) =>
     [
         ["ts-node", scaleTs[side]],

@@ -13,7 +13,7 @@
 #   SYNC_BENCH_PARTS     any of: mocks fleet8 previews fleet3 script (default: all)
 #     mocks     the program under mocks, SYNC_BENCH_MOCK_SERVERS (1000) servers, ts-node and compiled
 #     fleet8    P3, P2, no-op up and preview, the read before planning, logins (8 hosts)
-#     previews  preview of SYNC_BENCH_PREVIEW_SERVERS (200; a list: "50 200 1000") servers, ts-node and compiled
+#     previews  preview of SYNC_BENCH_PREVIEW_SERVERS ("50 200 1000") servers, ts-node and compiled
 #     fleet3    P2 on 3 hosts, sample and heavy app
 #     script    P1, P2, P4, uv vs pip at script level (this tree only)
 #   SYNC_BENCH_HOSTS_8=N    the "8-host" fleet with N hosts; SYNC_BENCH_HEAVY=0 leaves the heavy app out
@@ -38,11 +38,11 @@ main() {
   layouts=${SYNC_BENCH_LAYOUTS:-old new}
   hosts8=${SYNC_BENCH_HOSTS_8:-8}
   heavy_on=${SYNC_BENCH_HEAVY:-1}
-  preview_servers=${SYNC_BENCH_PREVIEW_SERVERS:-200}
+  preview_servers=${SYNC_BENCH_PREVIEW_SERVERS:-50 200 1000}
   mock_servers=${SYNC_BENCH_MOCK_SERVERS:-1000}
   full=0
   if [[ $parts == " mocks fleet8 previews fleet3 script " && $layouts == "old new" && $hosts8 == 8 &&
-    $heavy_on == 1 && $preview_servers == 200 && $mock_servers == 1000 ]]; then
+    $heavy_on == 1 && $preview_servers == "50 200 1000" && $mock_servers == 1000 ]]; then
     full=1
   fi
   has() { [[ $parts == *" $1 "* ]]; }
