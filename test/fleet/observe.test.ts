@@ -21,7 +21,7 @@ function target(version = "1.1.4"): ObservationTarget {
     return {
         ...h.target(),
         version,
-        sdistSha256: release(dir, version).sha256,
+        sdistSha256: version === "0.0.1" ? "0".repeat(64) : release(dir, version).sha256,
         scriptsHash: hostScriptsHash(),
     };
 }
@@ -54,8 +54,14 @@ test("a host in sync: what it serves, sealed and recorded, its scripts, its sett
         ini: "applied",
     });
     expect(await untouched()).toBe(before);
-    // another release the stack could pin: not built here
-    expect((await observe("1.1.5")).staged).toBe("no");
+    // the same version from another sdist (a re-cut) is not what the host holds
+    const recut = await observeHost(
+        { ...target("1.1.4"), sdistSha256: release(dir, "1.1.5").sha256 },
+        fs.readFileSync(h.fleet.sshPrivateKeyPath, "utf8"),
+    );
+    expect(recut.observed?.staged).toBe("no");
+    // nor a release it never built
+    expect((await observe("0.0.1")).staged).toBe("no");
 });
 
 test("a host changed by hand is seen as such, and the drift names the steps that repair it", async () => {
