@@ -219,10 +219,14 @@ build_release() {
 # A recorded release whose tree fails the seal check (RELEASE_PROBLEM): one nothing protects is
 # rebuilt (root drops its own record first); one current, previous or an unfinished switch needs
 # is neither used nor touched, and its record stays, so it is usable again once the cause is gone.
+# A tree that is gone altogether (removed by hand) protects nothing: what needs it is broken
+# already, and building it again at its path is the repair.
 keep_or_forget_record() {
     local protection
     protection=$(release_protection "$version")
-    if [[ -n $protection ]]; then
+    if [[ ! -e $SYNC_RELEASES/$version && ! -L $SYNC_RELEASES/$version ]]; then
+        log "release $version is gone from the host although root recorded it${protection:+ (it is $protection)}: building it again"
+    elif [[ -n $protection ]]; then
         die "release $version is built but its tree fails the seal check ($RELEASE_PROBLEM); it is $protection: not using it, not rebuilding it, root's record kept — remove the cause (another hard link: find / -xdev -samefile $SYNC_RELEASES/$version/<file>) and run again; host unchanged"
     fi
     log "release $version is built but its tree fails the seal check ($RELEASE_PROBLEM): rebuilding it"
