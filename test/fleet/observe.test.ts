@@ -96,3 +96,15 @@ test("it takes no lock: a deploy holding the host's lock does not make it wait",
         await h.ssh("pkill -f 'sleep 2[0]' || true");
     }
 });
+
+test("the release current points at, removed by hand: the stage builds it again (root's record notwithstanding), the activation serves it", async () => {
+    const r = release(dir, "1.1.4");
+    await h.sh("rm -rf /var/sync/releases/1.1.4");
+    expect((await observe()).sealed).toBe("gone");
+    const stage = await h.stage(r);
+    expect(stage.stderr).toContain("release 1.1.4 is gone from the host although root recorded it");
+    expect([stage.code, stage.stdout]).toEqual([0, "staged 1.1.4\n"]);
+    const activate = await h.activate(r);
+    expect([activate.code, activate.stdout]).toEqual([0, "1.1.4\n"]);
+    expect(await observe()).toMatchObject({ current: "1.1.4", sealed: "yes", serves: "1.1.4", staged: "yes" });
+});
