@@ -74,11 +74,15 @@ async function waitFor(check: () => Promise<boolean>, what: string, ms = 30_000)
  */
 async function peakMemoryOf(script: string, step: () => Promise<RunResult>): Promise<[RunResult, number]> {
     const stop = `/run/sync-test-watch-${process.pid}`;
+    const pattern = `/scripts/[0-9a-f]+/${script}( |$)`;
     const watch = [
         `rm -f ${stop}; max=0; end=$((SECONDS + 900))`,
         `while [[ ! -e ${stop} ]] && ((SECONDS < end)); do`,
-        `  for p in $(pgrep -u root -f '/scripts/[0-9a-f]+/${script}( |$)'); do`,
+        `  for p in $(pgrep -u root -f '${pattern}'); do`,
         `    v=$(awk '$1 == "VmHWM:" { print $2 }' /proc/$p/status 2>/dev/null || true)`,
+        // A subshell of the script may exec (python3, curl) between pgrep and the read above:
+        // only a process still running the script after the read is counted.
+        `    tr '\\0' ' ' </proc/$p/cmdline 2>/dev/null | grep -Eq '${pattern}' || continue`,
         "    if [[ -n $v ]] && ((v > max)); then max=$v; fi",
         "  done",
         "  sleep 0.05",
