@@ -738,9 +738,10 @@ ${loginVerdict}
 \`preview\` of a new stack of N servers (every resource a create): N distinct names over the fleet
 hosts' real addresses and host keys (this commit with \`sync:observe false\`: these servers don't
 exist; the read's cost is the section above). "sshd lines" is how many lines the hosts' sshd logs grew
-during the preview: 0 means the preview connected to nothing. Today's layout is previewed up to
-200 servers only: every activation of it depends on every stage (n² edges), and its preview of
-1,000 servers grew past 17 GB of memory in 8 minutes under the 3.276 engine (scripts/bench/run.sh).
+during the preview: 0 means the preview connected to nothing. No preview of 1,000 servers: the
+3.276 engine's file backend serializes and encrypts the whole snapshot again after every step, in
+a preview too, so its cost grows with the square of the stack; at 1,000 servers either layout's
+preview grew past 17 GB of memory within 8 minutes (docs/how-it-works.md, "Scale").
 
 ${previewRows.length ? table(["layout", "servers", "how", "resources", "wall s", "to the fleet's first resource s", "registering s", "after the last resource s", "peak RSS MB (largest processes)", "CPU s by process", "sshd lines"], previewRows) : `_${NA} in this run._`}
 
