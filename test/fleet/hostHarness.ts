@@ -336,11 +336,22 @@ export class Host {
     }
 
     private async watchAndKill(script: string): Promise<{ result: Promise<string> }> {
-        const child = this.spawnSsh(`bash -c ${shellQuote(script)}`);
+        // The watcher says when it watches: on a loaded machine its login can outlast a fixed wait,
+        // and a step watched too late has ended before the watch begins.
+        const child = this.spawnSsh(`bash -c ${shellQuote(`echo watching\n${script}`)}`);
         let out = "";
-        child.stdout?.on("data", (chunk: Buffer) => (out += chunk.toString()));
-        const result = new Promise<string>((resolve) => child.on("exit", () => resolve(out.trim())));
-        await new Promise((r) => setTimeout(r, 1000)); // watching by then
+        let watching: () => void = () => undefined;
+        const started = new Promise<void>((resolve) => (watching = resolve));
+        child.stdout?.on("data", (chunk: Buffer) => {
+            out += chunk.toString();
+            if (out.startsWith("watching\n")) {
+                watching();
+            }
+        });
+        const result = new Promise<string>((resolve) =>
+            child.on("exit", () => resolve(out.replace(/^watching\n/, "").trim())),
+        );
+        await Promise.race([started, result]);
         return { result };
     }
 
