@@ -313,7 +313,7 @@ export class Host {
             `done < <(exec tail -n0 -F -s 0.01 --pid=$$ /var/sync/events.log 2>/dev/null)`,
             "echo missed",
         ].join("\n");
-        return this.watchAndKill(script);
+        return this.watch(script);
     }
 
     /**
@@ -332,10 +332,11 @@ export class Host {
             "done",
             "echo missed",
         ].join("\n");
-        return this.watchAndKill(script);
+        return this.watch(script);
     }
 
-    private async watchAndKill(script: string): Promise<{ result: Promise<string> }> {
+    /** Run a watcher script on the host; resolves once it watches, with what it prints in the end. */
+    async watch(script: string): Promise<{ result: Promise<string> }> {
         // The watcher says when it watches: on a loaded machine its login can outlast a fixed wait,
         // and a step watched too late has ended before the watch begins.
         const child = this.spawnSsh(`bash -c ${shellQuote(`echo watching\n${script}`)}`);

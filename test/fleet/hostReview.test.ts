@@ -89,15 +89,10 @@ async function peakMemoryOf(script: string, step: () => Promise<RunResult>): Pro
         "done",
         `rm -f ${stop}; echo $max`,
     ].join("\n");
-    const watcher = h.spawnSsh(`bash -c ${shellQuote(watch)}`);
-    let out = "";
-    watcher.stdout?.on("data", (chunk: Buffer) => (out += chunk.toString()));
-    const done = new Promise((r) => watcher.on("exit", r));
-    await sleep(1000);
+    const watcher = await h.watch(watch);
     const res = await step();
     await h.sh(`touch ${stop}`);
-    await done;
-    return [res, Number(out.trim())];
+    return [res, Number(await watcher.result)];
 }
 
 /** Upload and stage `r`, then activate it; both must succeed. */
